@@ -1,0 +1,1 @@
+"""Typed Pulumi components for one tenant's AWS service bundle, and the tenant contract."""

@@ -1,0 +1,287 @@
+"""The plan catalog: what each plan gives a tenant by default, what it allows, and what it costs.
+
+Limits are hard: a tenant override outside its plan's limits is a validation error (see
+`components.spec`). Prices feed the invoices; they are `Decimal` in the catalog's currency.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class PlanName(StrEnum):
+    """The plans a tenant can subscribe to, cheapest first."""
+
+    FREE = "free"
+    STARTER = "starter"
+    PRO = "pro"
+    ENTERPRISE = "enterprise"
+
+
+class NatStrategy(StrEnum):
+    """How private subnets reach the internet."""
+
+    NONE = "none"
+    """No NAT: private subnets reach only S3 (gateway endpoint) and the VPC."""
+    SINGLE = "single"
+    """One NAT gateway shared by every AZ (cheaper, one AZ of failure)."""
+    PER_AZ = "per-az"
+    """One NAT gateway per AZ (highly available)."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PlanDefaults(_Frozen):
+    """Values a tenant gets when its spec does not override them."""
+
+    instance_type: str
+    """EC2 instance type of the tenant's workers."""
+    min_size: int
+    """Autoscaling group minimum."""
+    desired_capacity: int
+    """Autoscaling group desired capacity."""
+    max_size: int
+    """Autoscaling group maximum."""
+    az_count: int
+    """Availability zones the network spans."""
+    nat: NatStrategy
+    """NAT strategy of the private subnets."""
+    storage_quota_gb: int
+    """Storage the tenant may use across its buckets before the quota alarm fires."""
+    retention_days: int
+    """Days noncurrent object versions, access logs and flow logs are kept."""
+    budget_usd: Decimal
+    """Monthly AWS cost budget for the tenant's resources."""
+
+
+class PlanLimits(_Frozen):
+    """Hard limits: an override beyond these is rejected."""
+
+    max_instances: int
+    """Largest autoscaling maximum."""
+    instance_types: tuple[str, ...]
+    """Instance types the plan allows."""
+    storage_quota_gb: int
+    """Largest storage quota."""
+    max_buckets: int
+    """Most buckets a tenant may have."""
+    max_az_count: int
+    """Most availability zones."""
+    nat_strategies: tuple[NatStrategy, ...]
+    """NAT strategies the plan allows."""
+    retention_days: tuple[int, int]
+    """Inclusive range of retention days."""
+    table: bool
+    """Whether the plan includes a DynamoDB table."""
+    access_logs: bool
+    """Whether buckets get server access logs (paid plans)."""
+    operator_role: bool
+    """Whether the customer may have an operator role in its own AWS account."""
+    schedules: bool
+    """Whether scheduled scaling actions are allowed."""
+
+
+class PlanPricing(_Frozen):
+    """Monthly price and overage rates, in `currency`."""
+
+    currency: str = "USD"
+    monthly: Decimal
+    """Base price for a full billing period."""
+    included_instance_hours: Decimal
+    """Instance-hours included in the base price per period."""
+    instance_hour: Decimal
+    """Price of each instance-hour beyond the included ones."""
+    included_storage_gb_months: Decimal
+    """GB-months of storage included per period."""
+    storage_gb_month: Decimal
+    """Price of each GB-month beyond the included ones."""
+    included_alarm_hours: Decimal
+    """Hours of alarm-state monitoring included per period."""
+    alarm_hour: Decimal
+    """Price of each alarm-hour beyond the included ones (incident handling)."""
+
+
+class Plan(_Frozen):
+    """One entry of the catalog."""
+
+    name: PlanName
+    title: str
+    defaults: PlanDefaults
+    limits: PlanLimits
+    pricing: PlanPricing
+    rank: int = Field(description="Order of the plans, for upgrade/downgrade decisions.")
+
+
+_BURSTABLE_SMALL = ("t3.micro", "t4g.micro")
+_BURSTABLE = ("t3.small", "t3.medium", "t4g.small", "t4g.medium")
+_GENERAL = ("t3.large", "m6i.large", "m7g.large", "c6i.large", "c7g.large")
+_LARGE = ("m6i.xlarge", "m7g.xlarge", "c6i.xlarge", "r6i.large", "r6i.xlarge", "m6i.2xlarge")
+
+CATALOG: dict[PlanName, Plan] = {
+    PlanName.FREE: Plan(
+        name=PlanName.FREE,
+        title="Free",
+        rank=0,
+        defaults=PlanDefaults(
+            instance_type="t3.micro",
+            min_size=1,
+            desired_capacity=1,
+            max_size=1,
+            az_count=1,
+            nat=NatStrategy.NONE,
+            storage_quota_gb=5,
+            retention_days=7,
+            budget_usd=Decimal("25"),
+        ),
+        limits=PlanLimits(
+            max_instances=1,
+            instance_types=_BURSTABLE_SMALL,
+            storage_quota_gb=5,
+            max_buckets=1,
+            max_az_count=1,
+            nat_strategies=(NatStrategy.NONE,),
+            retention_days=(7, 30),
+            table=False,
+            access_logs=False,
+            operator_role=False,
+            schedules=False,
+        ),
+        pricing=PlanPricing(
+            monthly=Decimal("0"),
+            included_instance_hours=Decimal("750"),
+            instance_hour=Decimal("0.0200"),
+            included_storage_gb_months=Decimal("5"),
+            storage_gb_month=Decimal("0.10"),
+            included_alarm_hours=Decimal("0"),
+            alarm_hour=Decimal("0.00"),
+        ),
+    ),
+    PlanName.STARTER: Plan(
+        name=PlanName.STARTER,
+        title="Starter",
+        rank=1,
+        defaults=PlanDefaults(
+            instance_type="t3.small",
+            min_size=1,
+            desired_capacity=1,
+            max_size=2,
+            az_count=2,
+            nat=NatStrategy.SINGLE,
+            storage_quota_gb=50,
+            retention_days=30,
+            budget_usd=Decimal("150"),
+        ),
+        limits=PlanLimits(
+            max_instances=3,
+            instance_types=_BURSTABLE_SMALL + _BURSTABLE,
+            storage_quota_gb=100,
+            max_buckets=2,
+            max_az_count=2,
+            nat_strategies=(NatStrategy.NONE, NatStrategy.SINGLE),
+            retention_days=(14, 90),
+            table=True,
+            access_logs=True,
+            operator_role=False,
+            schedules=True,
+        ),
+        pricing=PlanPricing(
+            monthly=Decimal("49.00"),
+            included_instance_hours=Decimal("1500"),
+            instance_hour=Decimal("0.0300"),
+            included_storage_gb_months=Decimal("50"),
+            storage_gb_month=Decimal("0.08"),
+            included_alarm_hours=Decimal("24"),
+            alarm_hour=Decimal("0.50"),
+        ),
+    ),
+    PlanName.PRO: Plan(
+        name=PlanName.PRO,
+        title="Pro",
+        rank=2,
+        defaults=PlanDefaults(
+            instance_type="t3.medium",
+            min_size=2,
+            desired_capacity=2,
+            max_size=6,
+            az_count=2,
+            nat=NatStrategy.SINGLE,
+            storage_quota_gb=500,
+            retention_days=90,
+            budget_usd=Decimal("900"),
+        ),
+        limits=PlanLimits(
+            max_instances=10,
+            instance_types=_BURSTABLE + _GENERAL,
+            storage_quota_gb=1000,
+            max_buckets=5,
+            max_az_count=3,
+            nat_strategies=(NatStrategy.SINGLE, NatStrategy.PER_AZ),
+            retention_days=(30, 365),
+            table=True,
+            access_logs=True,
+            operator_role=True,
+            schedules=True,
+        ),
+        pricing=PlanPricing(
+            monthly=Decimal("299.00"),
+            included_instance_hours=Decimal("2920"),
+            instance_hour=Decimal("0.0500"),
+            included_storage_gb_months=Decimal("500"),
+            storage_gb_month=Decimal("0.05"),
+            included_alarm_hours=Decimal("48"),
+            alarm_hour=Decimal("1.00"),
+        ),
+    ),
+    PlanName.ENTERPRISE: Plan(
+        name=PlanName.ENTERPRISE,
+        title="Enterprise",
+        rank=3,
+        defaults=PlanDefaults(
+            instance_type="m6i.large",
+            min_size=3,
+            desired_capacity=3,
+            max_size=12,
+            az_count=3,
+            nat=NatStrategy.PER_AZ,
+            storage_quota_gb=5000,
+            retention_days=365,
+            budget_usd=Decimal("6000"),
+        ),
+        limits=PlanLimits(
+            max_instances=50,
+            instance_types=_GENERAL + _LARGE,
+            storage_quota_gb=20000,
+            max_buckets=10,
+            max_az_count=3,
+            nat_strategies=(NatStrategy.SINGLE, NatStrategy.PER_AZ),
+            retention_days=(90, 3653),
+            table=True,
+            access_logs=True,
+            operator_role=True,
+            schedules=True,
+        ),
+        pricing=PlanPricing(
+            monthly=Decimal("1999.00"),
+            included_instance_hours=Decimal("8760"),
+            instance_hour=Decimal("0.0400"),
+            included_storage_gb_months=Decimal("5000"),
+            storage_gb_month=Decimal("0.03"),
+            included_alarm_hours=Decimal("168"),
+            alarm_hour=Decimal("0.75"),
+        ),
+    ),
+}
+
+
+def get_plan(name: PlanName | str) -> Plan:
+    """The catalog entry for `name`; a `KeyError` names the known plans."""
+    try:
+        return CATALOG[PlanName(name)]
+    except ValueError:
+        known = ", ".join(p.value for p in PlanName)
+        raise KeyError(f"unknown plan {name!r}; known plans: {known}") from None

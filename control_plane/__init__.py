@@ -1,0 +1,1 @@
+"""The control plane: stack files, offline plans, registry, queue, runners, billing, CLI."""

@@ -1,0 +1,24 @@
+"""`tenantctl`: the operator's command line.
+
+Each command group lives in its own module and registers itself on the app.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from control_plane.cli import plan
+
+app = typer.Typer(
+    name="tenantctl",
+    help="Provision, check, scale, bill and retire per-tenant AWS service bundles.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+for module in (plan,):
+    module.register(app)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,371 @@
+"""Offline plans: run the real `__main__.py` for one stack under the Pulumi SDK's mocks.
+
+No CLI, no cloud and no network: the mocks answer every registration with realistic ids and
+ARNs (in the tenant's region and a fixed account id), and compute `tagsAll` from the
+provider's default tags the way the AWS provider does, so the policy gate sees what a
+preview would show. The result is a `TenantPlan`: data, never a deployment.
+
+Mocks are process-wide state in the SDK, so plans in one process run one after another;
+`plan_many` spreads tenants across processes.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib
+import json
+import logging
+import runpy
+import threading
+import uuid
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi.runtime
+from pulumi.runtime import settings as runtime_settings
+from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from components.spec import TenantSpec
+from components.stack_config import PROJECT_NAME, InvalidStackError, engine_config
+from control_plane.plan_model import PlanFailure, PlannedResource, TenantPlan
+from control_plane.stacks import PROJECT_ROOT, StackFiles, UnknownTenantError
+
+PROGRAM = PROJECT_ROOT / "__main__.py"
+ACCOUNT_ID = "123456789012"
+"""The account the mocks pretend to be (a documentation account id)."""
+
+
+class PlanError(RuntimeError):
+    """The program failed for a reason other than an invalid spec."""
+
+
+def plan_spec(spec: TenantSpec, aws_endpoint: str | None = None) -> TenantPlan:
+    """Plan the bundle of a validated spec."""
+    return plan_config(spec.tenant_id, engine_config(spec, aws_endpoint))
+
+
+def plan_stack_file(path: Path) -> TenantPlan:
+    """Plan one `stacks/Pulumi.<tenant>.yaml`; `InvalidStackError` lists every bad field."""
+    tenant = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+    files = StackFiles(path.parent)
+    spec = files.read_spec(tenant)
+    return plan_spec(spec)
+
+
+def plan_config(stack: str, config: dict[str, str]) -> TenantPlan:
+    """Run the program for `stack` with engine-style config (full keys, JSON string values)."""
+    mocks = _PlanMocks()
+    monitor = _RecordingMonitor(mocks)
+    warnings = _WarningCollector()
+    # A fresh root stack per plan: the SDK keeps the previous one otherwise.
+    runtime_settings.ROOT.set(None)
+    pulumi.runtime.set_mocks(
+        mocks,
+        project=PROJECT_NAME,
+        stack=stack,
+        preview=True,
+        logger=warnings.logger,
+        monitor=monitor,
+    )
+    pulumi.runtime.set_all_config(config)
+    try:
+        _sync_await(run_pulumi_func(_run_program))
+    except pulumi.RunError as error:
+        raise InvalidStackError(stack, str(error).removeprefix(f"stack {stack!r}: ")) from None
+    except Exception as error:
+        raise PlanError(f"stack {stack!r}: the program failed: {error}") from error
+    root = runtime_settings.get_root_resource()
+    exported = getattr(root, "outputs", {}) if root is not None else {}
+    outputs = {name: _resolve(value) for name, value in exported.items()}
+    return TenantPlan(
+        tenant=stack,
+        plan=str(outputs.get("plan", "")),
+        region=str(outputs.get("region", "")),
+        resources=monitor.planned_resources(),
+        stack_outputs=outputs,
+        warnings=warnings.messages,
+    )
+
+
+def plan_many(paths: Iterable[Path], workers: int = 1) -> list[TenantPlan | PlanFailure]:
+    """Plan several stack files, in `workers` processes; results keep the input order."""
+    items = list(paths)
+    if workers <= 1 or len(items) <= 1:
+        return [_plan_or_failure(p) for p in items]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(_plan_or_failure, items))
+
+
+def _plan_or_failure(path: Path) -> TenantPlan | PlanFailure:
+    tenant = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+    try:
+        return plan_stack_file(path)
+    except (InvalidStackError, UnknownTenantError, PlanError) as error:
+        return PlanFailure(tenant=tenant, stack_file=str(path), error=str(error))
+
+
+def _run_program() -> None:
+    runpy.run_path(str(PROGRAM), run_name="__main__")
+
+
+def _resolve(value: Any) -> Any:
+    return _sync_await(pulumi.Output.from_input(value).future())
+
+
+class _WarningCollector(logging.Handler):
+    """Keeps what the program logs at warning level or above."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.messages: list[str] = []
+        self.logger = logging.getLogger(f"tenants.plan.{uuid.uuid4().hex}")
+        self.logger.propagate = False
+        self.logger.addHandler(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+class _RecordingMonitor(MockMonitor):
+    """The SDK's mock monitor, also keeping what a policy needs: parent, protect, provider."""
+
+    def __init__(self, mocks: _PlanMocks) -> None:
+        super().__init__(mocks)
+        self._mocks = mocks
+        self._records: list[PlannedResource] = []
+        self._names: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        inputs, state = self._mocks.last_registration()
+        provider = request.provider.split("::")[-2] if request.provider else None
+        with self._lock:
+            self._names[response.urn] = request.name
+            self._records.append(
+                PlannedResource(
+                    type=request.type,
+                    name=request.name,
+                    urn=response.urn,
+                    parent=self._names.get(request.parent),
+                    parent_urn=request.parent or None,
+                    custom=bool(request.custom),
+                    inputs=inputs,
+                    outputs=state,
+                    provider=provider,
+                    protect=bool(request.protect),
+                    retain_on_delete=bool(request.retainOnDelete),
+                    dependencies=tuple(request.dependencies),
+                )
+            )
+        return response
+
+    def planned_resources(self) -> list[PlannedResource]:
+        with self._lock:
+            return list(self._records)
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha1("/".join(parts).encode(), usedforsecurity=False).hexdigest()
+
+
+# Physical id prefixes EC2 uses, by resource type.
+_EC2_PREFIXES = {
+    "aws:ec2/vpc:Vpc": "vpc-",
+    "aws:ec2/subnet:Subnet": "subnet-",
+    "aws:ec2/securityGroup:SecurityGroup": "sg-",
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": "sg-",
+    "aws:ec2/internetGateway:InternetGateway": "igw-",
+    "aws:ec2/natGateway:NatGateway": "nat-",
+    "aws:ec2/eip:Eip": "eipalloc-",
+    "aws:ec2/routeTable:RouteTable": "rtb-",
+    "aws:ec2/route:Route": "r-rtb-",
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": "rtbassoc-",
+    "aws:ec2/vpcEndpoint:VpcEndpoint": "vpce-",
+    "aws:ec2/flowLog:FlowLog": "fl-",
+    "aws:ec2/launchTemplate:LaunchTemplate": "lt-",
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "sgr-",
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": "sgr-",
+}
+_EC2_ARN_KINDS = {
+    "aws:ec2/vpc:Vpc": "vpc",
+    "aws:ec2/subnet:Subnet": "subnet",
+    "aws:ec2/securityGroup:SecurityGroup": "security-group",
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": "security-group",
+    "aws:ec2/internetGateway:InternetGateway": "internet-gateway",
+    "aws:ec2/natGateway:NatGateway": "natgateway",
+    "aws:ec2/routeTable:RouteTable": "route-table",
+    "aws:ec2/vpcEndpoint:VpcEndpoint": "vpc-endpoint",
+    "aws:ec2/flowLog:FlowLog": "vpc-flow-log",
+    "aws:ec2/launchTemplate:LaunchTemplate": "launch-template",
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "security-group-rule",
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": "security-group-rule",
+}
+
+
+class _PlanMocks(pulumi.runtime.Mocks):
+    """Answers registrations with realistic ids, ARNs and provider-computed tags."""
+
+    def __init__(self) -> None:
+        self._default_tags: dict[str, dict[str, str]] = {}
+        self._regions: dict[str, str] = {}
+        self._local = threading.local()
+
+    def last_registration(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Inputs and state of the registration this thread answered last."""
+        result: tuple[dict[str, Any], dict[str, Any]] = self._local.last
+        return result
+
+    def new_resource(
+        self, args: pulumi.runtime.MockResourceArgs
+    ) -> tuple[str | None, dict[str, Any]]:
+        inputs = dict(args.inputs)
+        provider_id = args.provider.rsplit("::", 1)[-1] if args.provider else ""
+        region = self._regions.get(provider_id, "us-east-1")
+        resource_id, extra = self._physical(args.typ, args.name, inputs, region)
+        state = {**inputs, **extra}
+        if args.typ == "pulumi:providers:aws":
+            self._regions[resource_id] = str(inputs.get("region", region))
+            self._default_tags[resource_id] = _provider_default_tags(inputs)
+        elif args.custom and _takes_default_tags(args.typ):
+            state["tagsAll"] = {
+                **self._default_tags.get(provider_id, {}),
+                **(inputs.get("tags") or {}),
+            }
+        self._local.last = (inputs, state)
+        return (resource_id if args.custom else None), state
+
+    def call(
+        self, args: pulumi.runtime.MockCallArgs
+    ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            identity = {
+                "accountId": ACCOUNT_ID,
+                "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/tenants-planner",
+                "userId": "AIDAPLANNERPLANNER01",
+                "id": ACCOUNT_ID,
+            }
+            return identity, []
+        raise PlanError(f"the offline planner has no answer for invoke {args.token}")
+
+    def _physical(
+        self, typ: str, name: str, inputs: dict[str, Any], region: str
+    ) -> tuple[str, dict[str, Any]]:
+        """A physical id and the provider-computed state of one resource."""
+        h = _digest(typ, name)
+        account = ACCOUNT_ID
+        if typ in _EC2_PREFIXES:
+            rid = _EC2_PREFIXES[typ] + h[:17]
+            extra: dict[str, Any] = {}
+            if typ in _EC2_ARN_KINDS:
+                extra["arn"] = f"arn:aws:ec2:{region}:{account}:{_EC2_ARN_KINDS[typ]}/{rid}"
+            if typ == "aws:ec2/launchTemplate:LaunchTemplate":
+                extra |= {
+                    "latestVersion": 1,
+                    "defaultVersion": 1,
+                    "name": f"{inputs.get('namePrefix', '')}{h[:8]}",
+                }
+            if typ == "aws:ec2/eip:Eip":
+                extra["publicIp"] = f"203.0.113.{int(h[:2], 16) % 250 + 1}"
+            return rid, extra
+        if typ == "aws:s3/bucket:Bucket":
+            bucket = str(inputs.get("bucket") or f"{name}-{h[:8]}")
+            return bucket, {
+                "bucket": bucket,
+                "arn": f"arn:aws:s3:::{bucket}",
+                "bucketDomainName": f"{bucket}.s3.amazonaws.com",
+                "region": region,
+            }
+        if typ == "aws:kms/key:Key":
+            key_id = str(uuid.UUID(h[:32]))
+            return key_id, {"keyId": key_id, "arn": f"arn:aws:kms:{region}:{account}:key/{key_id}"}
+        if typ == "aws:kms/alias:Alias":
+            alias = str(inputs.get("name"))
+            return alias, {"arn": f"arn:aws:kms:{region}:{account}:{alias}"}
+        if typ in (
+            "aws:iam/role:Role",
+            "aws:iam/policy:Policy",
+            "aws:iam/instanceProfile:InstanceProfile",
+        ):
+            kind = {"aws:iam/role:Role": "role", "aws:iam/policy:Policy": "policy"}.get(
+                typ, "instance-profile"
+            )
+            iam_name = str(inputs.get("name") or f"{name}-{h[:7]}")
+            rid = f"arn:aws:iam::{account}:policy/{iam_name}" if kind == "policy" else iam_name
+            return rid, {
+                "name": iam_name,
+                "arn": f"arn:aws:iam::{account}:{kind}/{iam_name}",
+                "uniqueId": "AROA" + h[:17].upper(),
+            }
+        if typ == "aws:cloudwatch/logGroup:LogGroup":
+            group = str(inputs.get("name") or name)
+            return group, {
+                "name": group,
+                "arn": f"arn:aws:logs:{region}:{account}:log-group:{group}",
+            }
+        if typ == "aws:sns/topic:Topic":
+            topic = str(inputs.get("name") or name)
+            arn = f"arn:aws:sns:{region}:{account}:{topic}"
+            return arn, {"name": topic, "arn": arn}
+        if typ == "aws:secretsmanager/secret:Secret":
+            secret = str(inputs.get("name") or name)
+            arn = f"arn:aws:secretsmanager:{region}:{account}:secret:{secret}-{h[:6]}"
+            return arn, {"arn": arn, "name": secret}
+        if typ == "aws:dynamodb/table:Table":
+            table = str(inputs.get("name") or name)
+            return table, {
+                "name": table,
+                "arn": f"arn:aws:dynamodb:{region}:{account}:table/{table}",
+            }
+        if typ == "aws:autoscaling/group:Group":
+            group = str(inputs.get("name") or f"{inputs.get('namePrefix', name)}{h[:20]}")
+            return group, {
+                "name": group,
+                "arn": (
+                    f"arn:aws:autoscaling:{region}:{account}:autoScalingGroup:"
+                    f"{uuid.UUID(h[:32])}:autoScalingGroupName/{group}"
+                ),
+            }
+        if typ == "aws:cloudwatch/metricAlarm:MetricAlarm":
+            alarm = str(inputs.get("name") or name)
+            return alarm, {"arn": f"arn:aws:cloudwatch:{region}:{account}:alarm:{alarm}"}
+        if typ == "aws:cloudwatch/dashboard:Dashboard":
+            board = str(inputs.get("dashboardName") or name)
+            return board, {"dashboardArn": f"arn:aws:cloudwatch::{account}:dashboard/{board}"}
+        if typ == "random:index/randomId:RandomId":
+            length = int(inputs.get("byteLength", 4))
+            hex_value = (h * 4)[: length * 2]
+            return hex_value, {"hex": hex_value, "dec": str(int(hex_value, 16))}
+        if typ == "random:index/randomPassword:RandomPassword":
+            length = int(inputs.get("length", 16))
+            return "none", {"result": (h * 4)[:length]}
+        if typ.startswith("pulumi:providers:"):
+            return f"{name}-{h[:8]}", {}
+        return f"{name}-{h[:8]}", {}
+
+
+@functools.cache
+def _takes_default_tags(type_token: str) -> bool:
+    """Whether the AWS provider merges default tags into this type (it has `tags_all`)."""
+    package, module_path, class_name = type_token.split(":")
+    if package != "aws":
+        return False
+    module = importlib.import_module(f"pulumi_aws.{module_path.split('/')[0]}")
+    return hasattr(getattr(module, class_name, None), "tags_all")
+
+
+def _provider_default_tags(inputs: dict[str, Any]) -> dict[str, str]:
+    # Provider inputs arrive JSON-encoded, as the engine passes them to the provider.
+    raw = inputs.get("defaultTags")
+    if isinstance(raw, str):
+        raw = json.loads(raw)
+    tags = (raw or {}).get("tags") or {}
+    return {str(k): str(v) for k, v in tags.items()}

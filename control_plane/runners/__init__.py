@@ -1,0 +1,1 @@
+"""Runners turn a `TenantSpec` into a stack operation: deployed (Automation API) or planned."""

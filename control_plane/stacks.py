@@ -1,0 +1,81 @@
+"""The tenant stack files, `stacks/Pulumi.<tenant>.yaml`: the GitOps source of truth.
+
+`pulumi up -s <tenant>` reads these files directly (`stackConfigDir: stacks`), and the
+control plane writes them, so both paths deploy the same spec.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from components.spec import TenantSpec
+from components.stack_config import SPEC_KEY, InvalidStackError, spec_from_config
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+class UnknownTenantError(LookupError):
+    """No stack file for the tenant; the message lists the known tenants."""
+
+    def __init__(self, tenant: str, known: list[str]) -> None:
+        listing = ", ".join(known) if known else "none"
+        super().__init__(f"unknown tenant {tenant!r}; known tenants: {listing}")
+        self.tenant = tenant
+        self.known = known
+
+
+class StackFiles:
+    """Reads and writes the per-tenant stack files of one stacks directory."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root if root is not None else PROJECT_ROOT / "stacks"
+
+    def tenants(self) -> list[str]:
+        """Stack names that have a file, sorted."""
+        return sorted(
+            p.name[len("Pulumi.") : -len(".yaml")] for p in self.root.glob("Pulumi.*.yaml")
+        )
+
+    def path(self, tenant: str) -> Path:
+        return self.root / f"Pulumi.{tenant}.yaml"
+
+    def read_config(self, tenant: str) -> dict[str, Any]:
+        """The file's `config:` mapping, as written."""
+        path = self.path(tenant)
+        if not path.is_file():
+            raise UnknownTenantError(tenant, self.tenants())
+        try:
+            document = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as error:
+            raise InvalidStackError(tenant, f"not valid YAML: {error}") from None
+        config = document.get("config") if isinstance(document, dict) else None
+        if not isinstance(config, dict):
+            raise InvalidStackError(tenant, "the file has no `config:` mapping")
+        return config
+
+    def read_spec(self, tenant: str) -> TenantSpec:
+        """The validated spec of a stack; `InvalidStackError` lists every offending field."""
+        return spec_from_config(tenant, self.read_config(tenant))
+
+    def write_spec(self, spec: TenantSpec) -> Path:
+        """Write (or replace) the tenant's stack file, keeping its other config keys."""
+        path = self.path(spec.tenant_id)
+        config: dict[str, Any] = {}
+        if path.is_file():
+            existing = yaml.safe_load(path.read_text()) or {}
+            config = dict(existing.get("config") or {})
+        config[SPEC_KEY] = spec.model_dump(mode="json", exclude_defaults=True)
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".yaml.tmp")
+        tmp.write_text(yaml.safe_dump({"config": config}, sort_keys=False))
+        tmp.replace(path)
+        return path
+
+    def remove(self, tenant: str) -> None:
+        path = self.path(tenant)
+        if not path.is_file():
+            raise UnknownTenantError(tenant, self.tenants())
+        path.unlink()
