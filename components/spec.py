@@ -9,6 +9,7 @@ with its field path, the bad value and what is allowed.
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import re
 from decimal import Decimal
@@ -21,12 +22,13 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
+    ModelWrapValidatorHandler,
     StringConstraints,
     ValidationError,
     field_validator,
     model_validator,
 )
-from pydantic_core import InitErrorDetails, PydanticCustomError
+from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
 from components.plans import NatStrategy, Plan, PlanName, get_plan
 
@@ -346,6 +348,39 @@ class TenantSpec(_Spec):
             **self.tags,
         }
 
+    @model_validator(mode="wrap")
+    @classmethod
+    def _report_every_error(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        """Field errors stop pydantic before the plan checks run; report both kinds at once.
+
+        The fields that failed are dropped and the rest validated again, so plan-limit and
+        residency violations elsewhere in the spec join the field errors in one report.
+        """
+        try:
+            return handler(data)
+        except ValidationError as first:
+            if not isinstance(data, dict):
+                raise
+            pruned = copy.deepcopy(data)
+            for error in first.errors():
+                _prune(pruned, error["loc"])
+            # Required fields that no plan check reads get a neutral stand-in.
+            pruned.setdefault("tenant_id", "placeholder")
+            network = pruned.get("network")
+            if isinstance(network, dict):
+                network.setdefault("cidr", "10.0.0.0/16")
+            try:
+                candidate = handler(pruned)
+            except ValidationError as second:
+                limits = [_as_details(e) for e in second.errors() if e["type"] == "tenant_spec"]
+            else:
+                limits = _violations(candidate)
+            if limits:
+                raise ValidationError.from_exception_data(
+                    cls.__name__, [*map(_as_details, first.errors()), *limits]
+                ) from None
+            raise
+
     @model_validator(mode="after")
     def _within_plan_and_residency(self) -> Self:
         errors = list(_violations(self))
@@ -356,6 +391,30 @@ class TenantSpec(_Spec):
     def with_plan(self, plan: PlanName) -> TenantSpec:
         """This spec on another plan, re-validated against the new plan's limits."""
         return TenantSpec.model_validate({**self.model_dump(mode="json"), "plan": plan.value})
+
+
+def _prune(data: Any, loc: tuple[str | int, ...]) -> None:
+    """Delete the deepest existing part of `loc` from nested dicts and lists."""
+    node = data
+    for part in loc[:-1]:
+        if (isinstance(node, dict) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and part < len(node)
+        ):
+            node = node[part]
+        else:
+            return
+    last = loc[-1] if loc else None
+    if isinstance(node, dict) and last in node:
+        del node[last]
+
+
+def _as_details(error: ErrorDetails) -> InitErrorDetails:
+    """An error already rendered, carried over with its type, location and message."""
+    return InitErrorDetails(
+        type=PydanticCustomError(error["type"], "{message}", {"message": error["msg"]}),
+        loc=error["loc"],
+        input=error["input"],
+    )
 
 
 def _error(loc: tuple[str | int, ...], value: Any, message: str) -> InitErrorDetails:

@@ -155,11 +155,12 @@ class _RecordingMonitor(MockMonitor):
                     type=request.type,
                     name=request.name,
                     urn=response.urn,
+                    id=response.id or None,
                     parent=self._names.get(request.parent),
                     parent_urn=request.parent or None,
                     custom=bool(request.custom),
-                    inputs=inputs,
-                    outputs=state,
+                    inputs=_redact(inputs),
+                    outputs=_redact(state, secret_keys=_SECRET_OUTPUTS.get(request.type, ())),
                     provider=provider,
                     protect=bool(request.protect),
                     retain_on_delete=bool(request.retainOnDelete),
@@ -171,6 +172,23 @@ class _RecordingMonitor(MockMonitor):
     def planned_resources(self) -> list[PlannedResource]:
         with self._lock:
             return list(self._records)
+
+
+SECRET_PLACEHOLDER = "[secret]"
+_SECRET_SIGNATURE = ("4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270")
+# Outputs the provider marks secret although no input was.
+_SECRET_OUTPUTS = {"random:index/randomPassword:RandomPassword": ("result", "bcryptHash")}
+
+
+def _redact(value: Any, secret_keys: tuple[str, ...] = ()) -> Any:
+    """Replace secret values (the engine's secret envelopes) so a plan never shows them."""
+    if isinstance(value, dict):
+        if value.get(_SECRET_SIGNATURE[0]) == _SECRET_SIGNATURE[1]:
+            return SECRET_PLACEHOLDER
+        return {k: SECRET_PLACEHOLDER if k in secret_keys else _redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact(v) for v in value]
+    return value
 
 
 def _digest(*parts: str) -> str:

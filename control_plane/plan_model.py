@@ -21,6 +21,8 @@ class PlannedResource(BaseModel):
     name: str
     """Logical name, e.g. `acme-data`."""
     urn: str
+    id: str | None = None
+    """Physical id the mocks assigned (custom resources only)."""
     parent: str | None
     """Logical name of the parent resource (`None` for the stack's direct children)."""
     parent_urn: str | None = None

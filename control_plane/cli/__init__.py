@@ -16,6 +16,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+@app.callback()
+def _root() -> None:
+    """Provision, check, scale, bill and retire per-tenant AWS service bundles."""
+
+
 for module in (plan,):
     module.register(app)
 
