@@ -1,0 +1,111 @@
+"""Offline planning cost: the real bundle versus the SDK's own floor.
+
+Plans N synthetic tenants (cycling through the four plans) in one process with the same
+evaluator `tenantctl plan` uses, then registers the same number of resources as bare
+`CustomResource`s under trivial mocks: the cost of the Pulumi SDK alone. Prints ms per
+tenant, ms per resource for both, and their ratio.
+
+    .venv/bin/python benchmarks/plan_fleet.py --tenants 40
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+from typing import Any
+
+import pulumi
+import pulumi.runtime
+from pulumi.runtime import settings as runtime_settings
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from components.plans import PlanName
+from components.spec import TenantSpec
+from control_plane.offline import plan_spec
+from control_plane.plan_model import TenantPlan
+
+_REGIONS = {"eu": "eu-west-1", "us": "us-east-1"}
+
+
+def synthetic_spec(index: int) -> TenantSpec:
+    plan = list(PlanName)[index % 4]
+    residency = "eu" if index % 2 else "us"
+    return TenantSpec.model_validate(
+        {
+            "tenant_id": f"bench{index:04d}",
+            "plan": plan.value,
+            "region": _REGIONS[residency],
+            "residency": residency,
+            "network": {"cidr": f"10.{64 + index // 16}.{(index % 16) * 16}.0/20"},
+            "storage": {"table": {}} if plan is not PlanName.FREE else {},
+            "alarms": {"contacts": [f"ops@bench{index}.example"]},
+        }
+    )
+
+
+class _TrivialMocks(pulumi.runtime.Mocks):
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        return f"{args.name}-id", args.inputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[Any]]:
+        return {}, []
+
+
+def floor(plans: list[TenantPlan]) -> float:
+    """Seconds the SDK alone takes to register the same resources with the same inputs.
+
+    Each planned resource is registered again as a bare `CustomResource` in a flat loop
+    under trivial mocks: no components, no outputs flowing between resources, no ids or
+    ARNs to compute. What the bundle costs beyond this is the evaluation's own overhead.
+    """
+    started = time.perf_counter()
+    for plan in plans:
+        runtime_settings.ROOT.set(None)
+        pulumi.runtime.set_mocks(
+            _TrivialMocks(), project="tenants", stack=f"floor-{plan.tenant}", preview=True
+        )
+
+        def program(plan: TenantPlan = plan) -> None:
+            for resource in plan.resources:
+                pulumi.CustomResource(resource.type, resource.name, dict(resource.inputs))
+
+        _sync_await(run_pulumi_func(program))
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--tenants", type=int, default=40)
+    args = parser.parse_args()
+
+    specs = [synthetic_spec(i) for i in range(args.tenants)]
+    plan_spec(specs[0])  # warm imports and caches out of the measurement
+    started = time.perf_counter()
+    plans = [plan_spec(spec) for spec in specs]
+    bundle_seconds = time.perf_counter() - started
+    resources = sum(len(p.resources) for p in plans)
+    by_plan = {p.plan: len(p.resources) for p in plans}
+
+    floor(plans[:1])  # warm-up
+    floor_seconds = floor(plans)
+
+    per_resource = bundle_seconds / resources * 1000
+    floor_per_resource = floor_seconds / resources * 1000
+    print(
+        f"machine: {platform.machine()} {platform.processor() or ''} python {platform.python_version()}"
+    )
+    print(f"tenants planned: {args.tenants}, resources: {resources}")
+    print(f"resources per tenant by plan: {by_plan}")
+    print(
+        f"bundle: {bundle_seconds * 1000 / args.tenants:.1f} ms/tenant, {per_resource:.3f} ms/resource"
+    )
+    print(f"SDK floor (same resources, bare, trivial mocks): {floor_per_resource:.3f} ms/resource")
+    print(
+        f"ratio bundle/floor per resource: {per_resource / floor_per_resource:.2f}x (target <= 1.3x)"
+    )
+
+
+if __name__ == "__main__":
+    main()
