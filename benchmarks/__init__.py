@@ -1,0 +1,1 @@
+"""Benchmark scripts; each prints its figures (run them from the repository root)."""

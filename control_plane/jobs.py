@@ -1,0 +1,277 @@
+"""The durable job queue: one stack operation per tenant at a time, across any workers.
+
+A job is claimed under a lease that its worker renews; a crashed worker's job is claimed
+again once the lease expires. Only the oldest unfinished job of a tenant can be claimed,
+which keeps a tenant's operations in request order and never two at once. A new desired
+spec supersedes (coalesces) the tenant's queued, not yet running, `up`-type jobs.
+
+Claiming is one statement inside one transaction: on SQLite the transaction holds the
+database write lock (`BEGIN IMMEDIATE`), on PostgreSQL the row is taken with
+`FOR UPDATE SKIP LOCKED`, so concurrent workers skip each other's candidates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
+from sqlalchemy.orm import Session, aliased
+
+from control_plane.db import Database
+from control_plane.models import Job, utcnow
+from control_plane.settings import Settings
+
+
+class JobKind(StrEnum):
+    PROVISION = "provision"
+    UPDATE = "update"
+    SUSPEND = "suspend"
+    RESUME = "resume"
+    UP = "up"
+    PREVIEW = "preview"
+    REFRESH = "refresh"
+    DEPROVISION = "deprovision"
+
+
+APPLY_KINDS = frozenset(
+    {JobKind.PROVISION, JobKind.UPDATE, JobKind.SUSPEND, JobKind.RESUME, JobKind.UP}
+)
+"""Jobs that run `up` with the desired spec; a newer one makes queued older ones moot."""
+STATE_CHANGING_KINDS = APPLY_KINDS | {JobKind.DEPROVISION}
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SUPERSEDED = "superseded"
+
+
+UNFINISHED = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+
+
+class LeaseLostError(Exception):
+    """The worker no longer owns the job (its lease expired and another worker took it)."""
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    """A job a worker owns until its lease expires."""
+
+    id: int
+    tenant_id: str
+    kind: JobKind
+    spec_version: int
+    purge: bool
+    actor: str
+    attempt: int
+    """1 for the first run; lease expiries and retries count too."""
+    max_attempts: int
+    owner: str
+
+
+class JobQueue:
+    """Enqueue, claim, renew and settle jobs."""
+
+    def __init__(self, database: Database, settings: Settings) -> None:
+        self.database = database
+        self.lease = timedelta(seconds=settings.lease_seconds)
+        self.max_attempts = settings.retry_max_attempts
+        self.backoff_seconds = settings.retry_backoff_seconds
+        self.backoff_max_seconds = settings.retry_backoff_max_seconds
+
+    def enqueue(
+        self,
+        session: Session,
+        tenant_id: str,
+        kind: JobKind,
+        *,
+        spec_version: int,
+        actor: str,
+        purge: bool = False,
+    ) -> tuple[Job, list[int]]:
+        """Queue a job in the caller's transaction; returns it and the job ids it superseded."""
+        job = Job(
+            tenant_id=tenant_id,
+            kind=kind.value,
+            spec_version=spec_version,
+            purge=purge,
+            status=JobStatus.QUEUED.value,
+            actor=actor,
+            attempts=0,
+            max_attempts=self.max_attempts,
+            run_after=utcnow(),
+        )
+        session.add(job)
+        session.flush()
+        if kind not in STATE_CHANGING_KINDS:
+            return job, []
+        # A destroy makes pending ups moot too; running jobs are never touched.
+        stale = session.scalars(
+            select(Job.id)
+            .where(
+                Job.tenant_id == tenant_id,
+                Job.status == JobStatus.QUEUED.value,
+                Job.kind.in_([k.value for k in APPLY_KINDS]),
+                Job.id != job.id,
+            )
+            .with_for_update()
+        ).all()
+        if stale:
+            session.execute(
+                update(Job)
+                .where(Job.id.in_(stale), Job.status == JobStatus.QUEUED.value)
+                .values(
+                    status=JobStatus.SUPERSEDED.value, superseded_by=job.id, finished_at=utcnow()
+                )
+            )
+        return job, list(stale)
+
+    def claim(self, owner: str) -> ClaimedJob | None:
+        """Take the next runnable job under a lease, or None when nothing can run now."""
+        now = utcnow()
+        older = aliased(Job)
+        query = (
+            select(Job)
+            .where(
+                or_(
+                    and_(Job.status == JobStatus.QUEUED.value, Job.run_after <= now),
+                    and_(Job.status == JobStatus.RUNNING.value, Job.lease_expires_at < now),
+                ),
+                ~exists().where(
+                    older.tenant_id == Job.tenant_id,
+                    older.status.in_(UNFINISHED),
+                    older.id < Job.id,
+                ),
+            )
+            .order_by(Job.run_after, Job.id)
+            .limit(1)
+            .with_for_update(skip_locked=True, of=Job)
+        )
+        with self.database.transaction() as session:
+            job = session.scalars(query).one_or_none()
+            if job is None:
+                return None
+            job.status = JobStatus.RUNNING.value
+            job.attempts += 1
+            job.lease_owner = owner
+            job.lease_expires_at = now + self.lease
+            job.started_at = job.started_at or now
+            return ClaimedJob(
+                id=job.id,
+                tenant_id=job.tenant_id,
+                kind=JobKind(job.kind),
+                spec_version=job.spec_version,
+                purge=job.purge,
+                actor=job.actor,
+                attempt=job.attempts,
+                max_attempts=job.max_attempts,
+                owner=owner,
+            )
+
+    def renew(self, job: ClaimedJob) -> bool:
+        """Extend the lease; False when it was lost to another worker."""
+        with self.database.transaction() as session:
+            result = session.execute(
+                update(Job)
+                .where(_owned(job))
+                .values(lease_expires_at=utcnow() + self.lease)
+                .execution_options(synchronize_session=False)
+            )
+            return _rowcount(result) == 1
+
+    def _owned_row(self, session: Session, job: ClaimedJob) -> Job:
+        row = session.scalars(select(Job).where(_owned(job)).with_for_update()).one_or_none()
+        if row is None:
+            raise LeaseLostError(
+                f"job {job.id} ({job.kind.value} {job.tenant_id}) is no longer owned by "
+                f"{job.owner}: its lease expired and another worker took it"
+            )
+        return row
+
+    def complete(self, session: Session, job: ClaimedJob) -> None:
+        """Mark the job succeeded in the caller's transaction (exactly once per job)."""
+        row = self._owned_row(session, job)
+        row.status = JobStatus.SUCCEEDED.value
+        row.finished_at = utcnow()
+        row.lease_owner = None
+        row.lease_expires_at = None
+        row.last_error = None
+
+    def fail(
+        self, session: Session, job: ClaimedJob, error: str, *, retryable: bool
+    ) -> datetime | None:
+        """Record a failed attempt: the retry time, or None when the job failed for good."""
+        row = self._owned_row(session, job)
+        row.last_error = error
+        row.lease_owner = None
+        row.lease_expires_at = None
+        if retryable and row.attempts < row.max_attempts:
+            row.status = JobStatus.QUEUED.value
+            row.run_after = utcnow() + timedelta(seconds=self.backoff(row.attempts))
+            return row.run_after
+        row.status = JobStatus.FAILED.value
+        row.finished_at = utcnow()
+        return None
+
+    def release(self, job: ClaimedJob) -> bool:
+        """Give the job back (worker shutting down) without counting the attempt."""
+        with self.database.transaction() as session:
+            result = session.execute(
+                update(Job)
+                .where(_owned(job))
+                .values(
+                    status=JobStatus.QUEUED.value,
+                    attempts=Job.attempts - 1,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    run_after=utcnow(),
+                )
+                .execution_options(synchronize_session=False)
+            )
+            return _rowcount(result) == 1
+
+    def backoff(self, attempts: int) -> float:
+        """Seconds before retry number `attempts` (exponential, capped)."""
+        return float(min(self.backoff_seconds * 2 ** (attempts - 1), self.backoff_max_seconds))
+
+    def has_later_state_change(self, session: Session, job: ClaimedJob) -> bool:
+        """Whether a newer up or destroy for the tenant is waiting (it settles the state)."""
+        return (
+            session.scalar(
+                select(func.count())
+                .select_from(Job)
+                .where(
+                    Job.tenant_id == job.tenant_id,
+                    Job.id > job.id,
+                    Job.status.in_(UNFINISHED),
+                    Job.kind.in_([k.value for k in STATE_CHANGING_KINDS]),
+                )
+            )
+            or 0
+        ) > 0
+
+    def unfinished(self) -> int:
+        """Jobs queued (including those waiting for a retry) or running."""
+        with self.database.transaction() as session:
+            return (
+                session.scalar(
+                    select(func.count()).select_from(Job).where(Job.status.in_(UNFINISHED))
+                )
+                or 0
+            )
+
+
+def _owned(job: ClaimedJob) -> ColumnElement[bool]:
+    return and_(
+        Job.id == job.id,
+        Job.status == JobStatus.RUNNING.value,
+        Job.lease_owner == job.owner,
+    )
+
+
+def _rowcount(result: object) -> int:
+    return int(getattr(result, "rowcount", 0))

@@ -1,0 +1,602 @@
+"""The control plane's use cases: what `tenantctl`, the portal and the billing hook ask for.
+
+Each use case is one transaction: it validates first (spec, lifecycle transition, network)
+and writes nothing when anything is wrong. Accepted changes record a new desired spec
+version, rewrite the tenant's stack file (the GitOps source of truth) and queue the stack
+operation; the worker does the slow part.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from components.plans import PlanName
+from components.spec import TenantSpec, format_validation_error
+from control_plane import cidr
+from control_plane.db import Database
+from control_plane.jobs import JobKind, JobQueue, JobStatus
+from control_plane.lifecycle import Action, TenantState, next_state
+from control_plane.models import Job, Operation, Tenant
+from control_plane.registry import FleetSummary, Registry
+from control_plane.settings import Settings
+from control_plane.stacks import StackFiles
+
+
+class InvalidSpecError(ValueError):
+    """The requested spec is not valid; the message lists every offending field."""
+
+
+class SpecChangeError(ValueError):
+    """A change the control plane does not make through an update (names the right way)."""
+
+
+class PurgeNotConfirmedError(ValueError):
+    """A purge was asked for without confirming the tenant id."""
+
+
+class StackFileExistsError(FileExistsError):
+    """A stack file exists for a tenant the registry does not know."""
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What a request changed."""
+
+    tenant_id: str
+    action: str
+    state: str
+    spec_version: int
+    job_id: int | None
+    """The queued stack operation (None when there was nothing to do)."""
+    superseded_jobs: list[int]
+    """Queued jobs the new one made moot (coalescing)."""
+    message: str
+
+
+@dataclass(frozen=True)
+class TenantView:
+    """A tenant as people see it; plan-only results are marked as such."""
+
+    tenant_id: str
+    display_name: str | None
+    plan: str
+    state: str
+    display_state: str
+    """`state`, with ` (plan)` when its latest successful stack operation was only a plan."""
+    last_run_mode: str | None
+    """`plan` or `deploy` of the latest successful stack operation."""
+    cidr: str | None
+    spec_version: int
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+    spec: dict[str, Any]
+    outputs: dict[str, Any] = field(default_factory=dict)
+    """Outputs of the latest successful `up` (planned values in plan mode)."""
+    retained: list[str] = field(default_factory=list)
+    """Data stores the last destroy kept."""
+    pending_jobs: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class OperationView:
+    id: int
+    action: str
+    actor: str
+    mode: str | None
+    status: str
+    spec_version: int | None
+    started_at: datetime
+    finished_at: datetime | None
+    message: str | None
+    error: str | None
+    changes: dict[str, int]
+    outputs: dict[str, Any]
+    retained: list[str]
+    policy_violations: list[str]
+    resource_count: int | None
+    job_id: int | None
+    events: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class JobView:
+    id: int
+    tenant_id: str
+    kind: str
+    status: str
+    attempts: int
+    max_attempts: int
+    last_error: str | None
+    superseded_by: int | None
+
+
+class _StackFileChanges:
+    """Stack file writes of one use case, applied before commit and undone if it fails."""
+
+    def __init__(self, stacks: StackFiles) -> None:
+        self.stacks = stacks
+        self._specs: list[TenantSpec] = []
+        self._previous: dict[Path, str | None] = {}
+
+    def write(self, spec: TenantSpec) -> None:
+        self._specs.append(spec)
+
+    def apply(self) -> None:
+        for spec in self._specs:
+            path = self.stacks.path(spec.tenant_id)
+            self._previous.setdefault(path, path.read_text() if path.is_file() else None)
+            self.stacks.write_spec(spec)
+
+    def undo(self) -> None:
+        for path, text in self._previous.items():
+            if text is None:
+                path.unlink(missing_ok=True)
+            else:
+                path.write_text(text)
+
+
+class TenantService:
+    """Create, change, suspend, resume, retire and inspect tenants."""
+
+    def __init__(
+        self, database: Database, settings: Settings, stacks: StackFiles | None = None
+    ) -> None:
+        self.database = database
+        self.settings = settings
+        self.stacks = stacks if stacks is not None else StackFiles(settings.stacks_dir)
+        self.queue = JobQueue(database, settings)
+
+    @contextmanager
+    def _use_case(self) -> Iterator[tuple[Registry, _StackFileChanges]]:
+        files = _StackFileChanges(self.stacks)
+        try:
+            with self.database.transaction() as session:
+                yield Registry(session), files
+                files.apply()
+        except BaseException:
+            files.undo()
+            raise
+
+    # Requests that change the desired state
+
+    def create(self, spec_data: Mapping[str, Any], *, actor: str) -> Accepted:
+        """Register a tenant, give it a network, write its stack file, queue its provision.
+
+        `network.cidr` may be left out: a free block is allocated from the pool.
+        """
+        data = copy.deepcopy(dict(spec_data))
+        network = data.get("network")
+        if network is not None and not isinstance(network, Mapping):
+            raise InvalidSpecError(
+                f"invalid tenant spec, 1 error:\n  network: must be a mapping (got {network!r})"
+            )
+        network = dict(network or {})
+        chosen = network.get("cidr")
+        # Validate everything else first; the real block is known only after allocation.
+        provisional = str(
+            next(self.settings.cidr_pool.subnets(new_prefix=self.settings.cidr_block_prefix))
+        )
+        probe = _validate({**data, "network": {**network, "cidr": chosen or provisional}})
+        tenant_id = probe.tenant_id
+        path = self.stacks.path(tenant_id)
+        with self._use_case() as (registry, files):
+            tenant = registry.add_tenant(probe, state=TenantState.PENDING)
+            if path.is_file():
+                raise StackFileExistsError(
+                    f"{path} already exists but tenant {tenant_id!r} is not registered; "
+                    f"register it with `tenantctl tenants create --from-stack {tenant_id}`"
+                )
+            session = registry.session
+            if chosen is None:
+                block = cidr.allocate(
+                    session,
+                    tenant_id,
+                    self.settings.cidr_pool,
+                    self.settings.cidr_block_prefix,
+                )
+            else:
+                block = probe.network.cidr
+                cidr.reserve(session, tenant_id, block)
+            spec = _validate({**data, "network": {**network, "cidr": str(block)}})
+            tenant.cidr = str(block)
+            registry.add_spec_version(tenant, spec, actor=actor, reason="create")
+            files.write(spec)
+            return self._queue(
+                registry,
+                tenant,
+                JobKind.PROVISION,
+                actor=actor,
+                action="create",
+                message=f"created on plan {spec.plan.value} with network {block}",
+            )
+
+    def register_stack(self, tenant_id: str, *, actor: str) -> Accepted:
+        """Register a tenant from its existing stack file (a GitOps-created stack)."""
+        spec = self.stacks.read_spec(tenant_id)
+        with self._use_case() as (registry, _files):
+            tenant = registry.add_tenant(spec, state=TenantState.PENDING)
+            cidr.reserve(registry.session, tenant_id, spec.network.cidr)
+            registry.add_spec_version(tenant, spec, actor=actor, reason="register stack file")
+            return self._queue(
+                registry,
+                tenant,
+                JobKind.PROVISION,
+                actor=actor,
+                action="create",
+                message=f"registered from {self.stacks.path(tenant_id)}",
+            )
+
+    def update(
+        self, tenant_id: str, changes: Mapping[str, Any], *, actor: str, reason: str = "update"
+    ) -> Accepted:
+        """Merge `changes` (nested fields) into the desired spec and queue an `up`."""
+        for key, message in (
+            ("tenant_id", "the tenant id never changes"),
+            ("suspended", "use `tenants suspend` or `tenants resume`"),
+        ):
+            if key in changes:
+                raise SpecChangeError(f"{key} cannot be updated: {message}")
+        network = changes.get("network")
+        if isinstance(network, Mapping) and "cidr" in network:
+            raise SpecChangeError(
+                "network.cidr cannot be updated: the control plane allocated it and other "
+                "tenants' networks are planned around it"
+            )
+        with self._use_case() as (registry, files):
+            tenant = registry.tenant(tenant_id, for_update=True)
+            current = registry.spec(tenant_id)
+            merged = _merge(current.model_dump(mode="json", exclude_defaults=True), changes)
+            return self._change_spec(
+                registry,
+                files=files,
+                tenant=tenant,
+                current=current,
+                spec=_validate(merged),
+                actor=actor,
+                reason=reason,
+            )
+
+    def change_plan(self, tenant_id: str, plan: PlanName | str, *, actor: str) -> Accepted:
+        """Move the tenant to another plan; its defaults follow, overrides are re-checked."""
+        try:
+            target = PlanName(plan)
+        except ValueError:
+            known = ", ".join(p.value for p in PlanName)
+            raise InvalidSpecError(f"unknown plan {plan!r}; known plans: {known}") from None
+        with self._use_case() as (registry, files):
+            tenant = registry.tenant(tenant_id, for_update=True)
+            current = registry.spec(tenant_id)
+            try:
+                spec = current.with_plan(target)
+            except ValidationError as error:
+                raise InvalidSpecError(format_validation_error(error)) from None
+            return self._change_spec(
+                registry,
+                files=files,
+                tenant=tenant,
+                current=current,
+                spec=spec,
+                actor=actor,
+                reason=f"change plan to {target.value}",
+            )
+
+    def suspend(self, tenant_id: str, *, actor: str, reason: str = "suspend") -> Accepted:
+        """Scale compute to zero; every data store is kept."""
+        return self._set_suspended(
+            tenant_id,
+            suspended=True,
+            action=Action.SUSPEND,
+            kind=JobKind.SUSPEND,
+            actor=actor,
+            reason=reason,
+        )
+
+    def resume(self, tenant_id: str, *, actor: str, reason: str = "resume") -> Accepted:
+        """Bring compute back to the spec's capacity."""
+        return self._set_suspended(
+            tenant_id,
+            suspended=False,
+            action=Action.RESUME,
+            kind=JobKind.RESUME,
+            actor=actor,
+            reason=reason,
+        )
+
+    def delete(
+        self, tenant_id: str, *, actor: str, purge: bool = False, confirm: str | None = None
+    ) -> Accepted:
+        """Queue the stack's destruction. Data stores are kept unless `purge` is confirmed
+        by passing the tenant id as `confirm`."""
+        if purge and confirm != tenant_id:
+            raise PurgeNotConfirmedError(
+                f"purging deletes every bucket, key and table of tenant {tenant_id!r} for good; "
+                f"confirm with the tenant id (got {confirm!r})"
+            )
+        with self._use_case() as (registry, _files):
+            tenant = registry.tenant(tenant_id, for_update=True)
+            tenant.state = next_state(tenant_id, TenantState(tenant.state), Action.DEPROVISION)
+            kept = "data stores purged" if purge else "data stores retained"
+            return self._queue(
+                registry,
+                tenant,
+                JobKind.DEPROVISION,
+                actor=actor,
+                action="delete",
+                message=f"deprovision queued ({kept})",
+                purge=purge,
+            )
+
+    def run(self, tenant_id: str, kind: JobKind, *, actor: str) -> Accepted:
+        """Queue `up`, `preview` or `refresh` of the current desired spec."""
+        actions = {JobKind.UP: Action.UP, JobKind.PREVIEW: Action.PREVIEW}
+        actions[JobKind.REFRESH] = Action.REFRESH
+        if kind not in actions:
+            allowed = ", ".join(k.value for k in actions)
+            raise ValueError(f"{kind.value} is not a direct stack operation; use one of {allowed}")
+        with self._use_case() as (registry, _files):
+            tenant = registry.tenant(tenant_id, for_update=True)
+            tenant.state = next_state(tenant_id, TenantState(tenant.state), actions[kind])
+            return self._queue(
+                registry, tenant, kind, actor=actor, action=kind.value, message=f"{kind} queued"
+            )
+
+    # Reads
+
+    def show(self, tenant_id: str) -> TenantView:
+        with self.database.transaction() as session:
+            registry = Registry(session)
+            return self._view(registry, registry.tenant(tenant_id))
+
+    def tenants(self) -> list[TenantView]:
+        with self.database.transaction() as session:
+            registry = Registry(session)
+            return [self._view(registry, t) for t in registry.tenants()]
+
+    def history(
+        self, tenant_id: str, *, limit: int = 50, events: bool = False
+    ) -> list[OperationView]:
+        """The tenant's operation log, newest first (with engine events when asked)."""
+        with self.database.transaction() as session:
+            registry = Registry(session)
+            registry.tenant(tenant_id)
+            return [
+                _operation_view(op, registry if events else None)
+                for op in registry.operations(tenant_id, limit=limit)
+            ]
+
+    def job(self, job_id: int) -> JobView:
+        with self.database.transaction() as session:
+            job = session.get(Job, job_id)
+            if job is None:
+                raise LookupError(f"unknown job {job_id}")
+            return JobView(
+                id=job.id,
+                tenant_id=job.tenant_id,
+                kind=job.kind,
+                status=job.status,
+                attempts=job.attempts,
+                max_attempts=job.max_attempts,
+                last_error=job.last_error,
+                superseded_by=job.superseded_by,
+            )
+
+    def status(self) -> FleetSummary:
+        with self.database.transaction() as session:
+            return Registry(session).fleet_summary()
+
+    # Helpers
+
+    def _change_spec(
+        self,
+        registry: Registry,
+        *,
+        files: _StackFileChanges,
+        tenant: Tenant,
+        current: TenantSpec,
+        spec: TenantSpec,
+        actor: str,
+        reason: str,
+    ) -> Accepted:
+        target = next_state(tenant.id, TenantState(tenant.state), Action.UPDATE)
+        if spec == current:
+            return Accepted(
+                tenant_id=tenant.id,
+                action="update",
+                state=registry.display_state(tenant),
+                spec_version=tenant.spec_version,
+                job_id=None,
+                superseded_jobs=[],
+                message="no change: the desired spec is already this",
+            )
+        tenant.state = target
+        registry.add_spec_version(tenant, spec, actor=actor, reason=reason)
+        files.write(spec)
+        return self._queue(
+            registry,
+            tenant,
+            JobKind.UPDATE,
+            actor=actor,
+            action="update",
+            message=f"{reason}: {', '.join(_changed_fields(current, spec))}",
+        )
+
+    def _set_suspended(
+        self,
+        tenant_id: str,
+        *,
+        suspended: bool,
+        action: Action,
+        kind: JobKind,
+        actor: str,
+        reason: str,
+    ) -> Accepted:
+        with self._use_case() as (registry, files):
+            tenant = registry.tenant(tenant_id, for_update=True)
+            tenant.state = next_state(tenant_id, TenantState(tenant.state), action)
+            current = registry.spec(tenant_id)
+            spec = _validate({**current.model_dump(mode="json"), "suspended": suspended})
+            registry.add_spec_version(tenant, spec, actor=actor, reason=reason)
+            files.write(spec)
+            low, desired, high = spec.effective_capacity
+            capacity = (
+                "compute to zero, data kept"
+                if suspended
+                else f"capacity min/desired/max {low}/{desired}/{high}"
+            )
+            return self._queue(
+                registry,
+                tenant,
+                kind,
+                actor=actor,
+                action=action.value,
+                message=f"{reason}: {capacity}",
+            )
+
+    def _queue(
+        self,
+        registry: Registry,
+        tenant: Tenant,
+        kind: JobKind,
+        *,
+        actor: str,
+        action: str,
+        message: str,
+        purge: bool = False,
+    ) -> Accepted:
+        job, superseded = self.queue.enqueue(
+            registry.session,
+            tenant.id,
+            kind,
+            spec_version=tenant.spec_version,
+            actor=actor,
+            purge=purge,
+        )
+        if superseded:
+            message += f"; supersedes queued job(s) {', '.join(map(str, superseded))}"
+        message += f"; job {job.id} queued"
+        registry.record_request(
+            tenant.id,
+            action,
+            actor=actor,
+            spec_version=tenant.spec_version,
+            message=message,
+            job_id=job.id,
+        )
+        return Accepted(
+            tenant_id=tenant.id,
+            action=action,
+            state=registry.display_state(tenant),
+            spec_version=tenant.spec_version,
+            job_id=job.id,
+            superseded_jobs=superseded,
+            message=message,
+        )
+
+    def _view(self, registry: Registry, tenant: Tenant) -> TenantView:
+        session: Session = registry.session
+        last = registry.last_run(tenant.id)
+        last_up = session.scalars(
+            select(Operation)
+            .where(
+                Operation.tenant_id == tenant.id,
+                Operation.status == "succeeded",
+                Operation.mode.is_not(None),
+                Operation.action.not_in([JobKind.PREVIEW.value, JobKind.REFRESH.value]),
+            )
+            .order_by(Operation.id.desc())
+            .limit(1)
+        ).one_or_none()
+        pending = session.scalars(
+            select(Job)
+            .where(
+                Job.tenant_id == tenant.id,
+                Job.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value]),
+            )
+            .order_by(Job.id)
+        )
+        return TenantView(
+            tenant_id=tenant.id,
+            display_name=tenant.display_name,
+            plan=tenant.plan,
+            state=tenant.state,
+            display_state=registry.display_state(tenant),
+            last_run_mode=last.mode if last else None,
+            cidr=tenant.cidr,
+            spec_version=tenant.spec_version,
+            last_error=tenant.last_error,
+            created_at=tenant.created_at,
+            updated_at=tenant.updated_at,
+            spec=registry.spec(tenant.id).model_dump(mode="json", exclude_defaults=True),
+            outputs=dict(last_up.outputs) if last_up else {},
+            retained=list(last_up.retained) if last_up else [],
+            pending_jobs=[
+                {"id": j.id, "kind": j.kind, "status": j.status, "attempts": j.attempts}
+                for j in pending
+            ],
+        )
+
+
+def _validate(data: Mapping[str, Any]) -> TenantSpec:
+    try:
+        return TenantSpec.model_validate(data)
+    except ValidationError as error:
+        raise InvalidSpecError(format_validation_error(error)) from None
+
+
+def _merge(base: dict[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """`base` with `changes` applied; nested mappings merge, anything else replaces."""
+    merged = copy.deepcopy(base)
+    for key, value in changes.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _changed_fields(before: TenantSpec, after: TenantSpec) -> list[str]:
+    """Dotted paths whose value differs (for the audit log)."""
+    paths: list[str] = []
+
+    def walk(a: Any, b: Any, prefix: str) -> None:
+        if isinstance(a, dict) and isinstance(b, dict):
+            for key in sorted(set(a) | set(b)):
+                walk(a.get(key), b.get(key), f"{prefix}{key}.")
+        elif a != b:
+            paths.append(f"{prefix.rstrip('.')}={b!r}")
+
+    walk(before.model_dump(mode="json"), after.model_dump(mode="json"), "")
+    return paths
+
+
+def _operation_view(operation: Operation, registry: Registry | None) -> OperationView:
+    return OperationView(
+        id=operation.id,
+        action=operation.action,
+        actor=operation.actor,
+        mode=operation.mode,
+        status=operation.status,
+        spec_version=operation.spec_version,
+        started_at=operation.started_at,
+        finished_at=operation.finished_at,
+        message=operation.message,
+        error=operation.error,
+        changes=dict(operation.changes),
+        outputs=dict(operation.outputs),
+        retained=list(operation.retained),
+        policy_violations=list(operation.policy_violations),
+        resource_count=operation.resource_count,
+        job_id=operation.job_id,
+        events=[e.message for e in registry.events(operation.id)] if registry else [],
+    )

@@ -1,0 +1,93 @@
+"""Control plane configuration, read from `TENANTS_*` environment variables.
+
+Every path defaults under the local data directory, so `tenantctl` works out of the box
+with a SQLite registry and a `file://` state backend; production points `database_url` at
+PostgreSQL and `backend_url` at a shared state backend.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from enum import StrEnum
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_PRIVATE_RANGES = tuple(
+    ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+)
+
+
+class RunnerMode(StrEnum):
+    """Which stack runner the worker uses."""
+
+    AUTO = "auto"
+    """Automation API when the `pulumi` CLI is installed, offline plans otherwise."""
+    OFFLINE = "offline"
+    """Always evaluate offline under mocks and record plans."""
+    AUTOMATION = "automation"
+    """Always deploy through the Automation API (fails without the CLI)."""
+
+
+class Settings(BaseSettings):
+    """Where the registry lives, how tenants get networks and how the queue behaves."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TENANTS_", frozen=True, extra="ignore", use_attribute_docstrings=True
+    )
+
+    data_dir: Path = Path("./data")
+    """Local state: the SQLite registry, the `file://` backend and runner workspaces."""
+    database_url: str = ""
+    """SQLAlchemy URL of the registry; a SQLite file under `data_dir` when empty."""
+    stacks_dir: Path | None = None
+    """Where `Pulumi.<tenant>.yaml` files are written; the project's `stacks/` when unset."""
+    backend_url: str = ""
+    """Pulumi state backend; `file://<data_dir>/state` when empty."""
+    runner: RunnerMode = RunnerMode.AUTO
+    cidr_pool: ipaddress.IPv4Network = ipaddress.IPv4Network("10.64.0.0/12")
+    """Private range tenant networks are allocated from."""
+    cidr_block_prefix: int = Field(default=20, ge=16, le=22)
+    """Size of each tenant's network block allocated from the pool (/16 to /22)."""
+    lease_seconds: float = Field(default=60.0, gt=0)
+    """How long a worker owns a job without renewing; a crashed worker's job is retaken after."""
+    retry_max_attempts: int = Field(default=5, ge=1)
+    """Attempts per job before it is marked failed."""
+    retry_backoff_seconds: float = Field(default=5.0, ge=0)
+    """Delay before the first retry; doubles with every further attempt."""
+    retry_backoff_max_seconds: float = Field(default=300.0, ge=0)
+    """Upper bound of the retry delay."""
+    poll_interval_seconds: float = Field(default=1.0, gt=0)
+    """How often an idle worker looks for work."""
+
+    @field_validator("cidr_pool")
+    @classmethod
+    def _private_pool(cls, pool: ipaddress.IPv4Network) -> ipaddress.IPv4Network:
+        if not any(pool.subnet_of(r) for r in _PRIVATE_RANGES):
+            raise ValueError(f"{pool} is not in a private range (10/8, 172.16/12, 192.168/16)")
+        return pool
+
+    @model_validator(mode="after")
+    def _block_fits_pool(self) -> Self:
+        if self.cidr_block_prefix < self.cidr_pool.prefixlen:
+            raise ValueError(
+                f"cidr_block_prefix /{self.cidr_block_prefix} is larger than the pool "
+                f"{self.cidr_pool}; use a prefix of /{self.cidr_pool.prefixlen} to /22"
+            )
+        return self
+
+    @property
+    def registry_url(self) -> str:
+        """The registry's SQLAlchemy URL (the default SQLite file when none is set)."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'tenants.db').resolve()}"
+
+    @property
+    def state_backend_url(self) -> str:
+        """The Pulumi backend URL (a `file://` directory in the data dir when none is set)."""
+        if self.backend_url:
+            return self.backend_url
+        return f"file://{(self.data_dir / 'state').resolve()}"
