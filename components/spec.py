@@ -397,12 +397,13 @@ def _prune(data: Any, loc: tuple[str | int, ...]) -> None:
     """Delete the deepest existing part of `loc` from nested dicts and lists."""
     node = data
     for part in loc[:-1]:
-        if (isinstance(node, dict) and part in node) or (
-            isinstance(node, list) and isinstance(part, int) and part < len(node)
-        ):
+        if isinstance(node, dict) and part in node:
             node = node[part]
-        else:
-            return
+            continue
+        if isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+            continue
+        return
     last = loc[-1] if loc else None
     if isinstance(node, dict) and last in node:
         del node[last]

@@ -1,0 +1,408 @@
+"""Deploys tenant stacks with the Pulumi Automation API.
+
+Layout under the data directory:
+
+    workspaces/<tenant>/Pulumi.yaml            project settings from the repo's Pulumi.yaml,
+                                               `main` pointing at the repo (the real program)
+    workspaces/<tenant>/Pulumi.<tenant>.yaml   stack config written from the TenantSpec
+    state/                                     the default `file://` backend
+
+Each tenant gets its own workspace directory because the CLI records the selected stack per
+project directory: two operations selecting stacks in one directory at once corrupt it.
+The program itself is not copied: `main` is the absolute path of the repository, so the
+workspace runs the same `__main__.py` the GitOps path (`pulumi up -s <tenant>`) runs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pulumi import automation as auto
+
+from components.spec import TenantSpec
+from components.stack_config import ENDPOINT_KEY, SPEC_KEY
+from control_plane import sandbox
+from control_plane.runners.base import (
+    EventSink,
+    RunMode,
+    RunnerError,
+    RunResult,
+    StackLocked,
+    StackOperation,
+)
+from control_plane.runners.retention import drop_from_state, plan_retention, unprotect_all
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+LOCAL_PASSPHRASE = "tenants-local-sandbox"
+"""Secrets passphrase of the default local file backend when PULUMI_CONFIG_PASSPHRASE is unset.
+
+Only for the local sandbox: with any configured backend URL the passphrase must come from
+the environment (PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE).
+"""
+
+ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
+LOCK_MESSAGE = "currently locked"
+# CommandError's text: "code: 255", then "stdout: <first line>...", "stderr: <first line>...".
+_STREAM_PREFIX = re.compile(r"^(stdout|stderr):\s*")
+_EXIT_CODE_LINE = re.compile(r"^code: -?\d+$")
+_SECRETS_KEYS = ("secretsprovider", "encryptedkey", "encryptionsalt")
+
+
+class WorkspaceLayout:
+    """Where one data directory keeps workspaces and the default state backend."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir.resolve()
+
+    def workspace_dir(self, tenant: str) -> Path:
+        return self.data_dir / "workspaces" / tenant
+
+    def project_file(self, tenant: str) -> Path:
+        return self.workspace_dir(tenant) / "Pulumi.yaml"
+
+    def stack_file(self, tenant: str) -> Path:
+        return self.workspace_dir(tenant) / f"Pulumi.{tenant}.yaml"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.data_dir / "state"
+
+    @property
+    def default_backend_url(self) -> str:
+        return self.state_dir.as_uri()
+
+
+def project_settings(repo_root: Path) -> dict[str, Any]:
+    """The repo's Pulumi.yaml, re-rooted so a workspace elsewhere runs the repo's program."""
+    source = repo_root / "Pulumi.yaml"
+    settings = yaml.safe_load(source.read_text(encoding="utf-8"))
+    if not isinstance(settings, dict) or "name" not in settings or "runtime" not in settings:
+        raise RunnerError(f"{source} is not a Pulumi project file (needs `name` and `runtime`)")
+    # Stack config lives next to the workspace's project file, not in the repo's stacks/.
+    settings.pop("stackConfigDir", None)
+    main = Path(settings.get("main", "."))
+    settings["main"] = str(main if main.is_absolute() else (repo_root / main).resolve())
+    runtime = settings["runtime"]
+    options = runtime.get("options", {}) if isinstance(runtime, dict) else {}
+    virtualenv = options.get("virtualenv")
+    if virtualenv is not None and not Path(virtualenv).is_absolute():
+        options["virtualenv"] = str((repo_root / virtualenv).resolve())
+    return settings
+
+
+def stack_config(spec: TenantSpec, aws_endpoint: str | None) -> dict[str, Any]:
+    """The stack config of one tenant: its spec as an object, and the sandbox if one runs."""
+    config: dict[str, Any] = {SPEC_KEY: spec.model_dump(mode="json", exclude_defaults=True)}
+    if aws_endpoint is not None:
+        config[ENDPOINT_KEY] = aws_endpoint
+    return config
+
+
+def write_project(layout: WorkspaceLayout, tenant: str, settings: Mapping[str, Any]) -> Path:
+    directory = layout.workspace_dir(tenant)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = layout.project_file(tenant)
+    path.write_text(yaml.safe_dump(dict(settings), sort_keys=False), encoding="utf-8")
+    return directory
+
+
+def write_stack_config(path: Path, config: Mapping[str, Any]) -> None:
+    """Replace the stack's config, keeping the secrets settings `pulumi stack init` wrote."""
+    existing: dict[str, Any] = {}
+    if path.exists():
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if isinstance(loaded, dict):
+            existing = loaded
+    document = {key: existing[key] for key in _SECRETS_KEYS if key in existing}
+    document["config"] = dict(config)
+    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+
+
+def workspace_env(
+    backend_url: str | None, layout: WorkspaceLayout, environ: Mapping[str, str]
+) -> dict[str, str]:
+    """Environment of every pulumi command: the state backend and the secrets passphrase."""
+    env = {
+        "PULUMI_BACKEND_URL": backend_url or layout.default_backend_url,
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+    }
+    has_passphrase = "PULUMI_CONFIG_PASSPHRASE" in environ or (
+        "PULUMI_CONFIG_PASSPHRASE_FILE" in environ
+    )
+    if backend_url is None and not has_passphrase:
+        env["PULUMI_CONFIG_PASSPHRASE"] = LOCAL_PASSPHRASE
+    return env
+
+
+def engine_message(error: BaseException) -> str:
+    """The engine's own error lines out of a CommandError's text (code, stdout, stderr)."""
+    lines = [
+        _STREAM_PREFIX.sub("", line.strip())
+        for line in str(error).splitlines()
+        if line.strip() and not _EXIT_CODE_LINE.match(line.strip())
+    ]
+    errors = [line for line in lines if "error:" in line.lower()]
+    if errors:
+        return "\n".join(dict.fromkeys(errors))
+    return "\n".join(lines[-5:]) or type(error).__name__
+
+
+def classify_error(error: auto.CommandError, context: str) -> RunnerError:
+    """Lock conflicts are retried later; a create-or-select race too; the rest is a failure."""
+    message = engine_message(error)
+    if isinstance(error, auto.ConcurrentUpdateError) or LOCK_MESSAGE in str(error):
+        return StackLocked(f"{context}: the stack is locked by another update: {message}")
+    if isinstance(error, auto.StackAlreadyExistsError):
+        return RunnerError(
+            f"{context}: the stack was created concurrently: {message}", retryable=True
+        )
+    return RunnerError(f"{context}: {message}")
+
+
+def change_counts(op_map: Mapping[Any, int] | None) -> dict[str, int]:
+    """Engine op counts keyed by op name (`create`, `same`, ...), without the root stack."""
+    counts: dict[str, int] = {}
+    for op, count in (op_map or {}).items():
+        name = op.value if isinstance(op, Enum) else str(op)
+        counts[name] = counts.get(name, 0) + int(count)
+    return counts
+
+
+def _urn_name(urn: str) -> str:
+    return urn.rsplit("::", 1)[-1]
+
+
+def format_event(event: auto.EngineEvent) -> str | None:
+    """One line for the operation log, or None for events not worth a line."""
+    if event.resource_pre_event is not None:
+        step = event.resource_pre_event.metadata
+        op = step.op.value if isinstance(step.op, Enum) else str(step.op)
+        if op == "same":
+            return None
+        return f"{op} {step.type} {_urn_name(step.urn)}"
+    if event.res_op_failed_event is not None:
+        step = event.res_op_failed_event.metadata
+        op = step.op.value if isinstance(step.op, Enum) else str(step.op)
+        return f"failed {op} {step.type} {_urn_name(step.urn)}"
+    if event.diagnostic_event is not None:
+        diag = event.diagnostic_event
+        message = diag.message.strip()
+        if diag.ephemeral or not message or diag.severity == "debug":
+            return None
+        where = f" {_urn_name(diag.urn)}" if diag.urn else ""
+        return f"{diag.severity}{where}: {message}"
+    if event.policy_event is not None:
+        policy = event.policy_event
+        where = f" {_urn_name(policy.resource_urn)}" if policy.resource_urn else ""
+        return (
+            f"policy {policy.enforcement_level} {policy.policy_pack_name}/"
+            f"{policy.policy_name}{where}: {policy.message.strip()}"
+        )
+    if event.summary_event is not None:
+        summary = event.summary_event
+        counts = " ".join(f"{k}={v}" for k, v in change_counts(summary.resource_changes).items())
+        return f"summary {counts or 'no changes'} in {summary.duration_seconds}s"
+    if event.cancel_event is not None:
+        return "cancelled"
+    if event.stdout_event is not None:
+        return event.stdout_event.message.strip() or None
+    return None
+
+
+def mandatory_violation(event: auto.EngineEvent) -> str | None:
+    """The message of a policy event that blocks the operation."""
+    policy = event.policy_event
+    if policy is None or policy.enforcement_level != "mandatory":
+        return None
+    where = f" ({_urn_name(policy.resource_urn)})" if policy.resource_urn else ""
+    return f"{policy.policy_name}{where}: {policy.message.strip()}"
+
+
+def deployed_resource_count(deployment: Mapping[str, Any] | None) -> int:
+    resources = (deployment or {}).get("resources") or []
+    return sum(1 for r in resources if r.get("type") != ROOT_STACK_TYPE)
+
+
+class _EventRelay:
+    """Formats engine events into the sink and collects mandatory policy violations."""
+
+    def __init__(self, sink: EventSink) -> None:
+        self._sink = sink
+        self.violations: list[str] = []
+
+    def __call__(self, event: auto.EngineEvent) -> None:
+        violation = mandatory_violation(event)
+        if violation is not None:
+            self.violations.append(violation)
+        line = format_event(event)
+        if line is not None:
+            self._sink(line)
+
+
+class AutomationRunner:
+    """Runs `up`, `preview`, `refresh`, `destroy` and `outputs` through the pulumi CLI."""
+
+    mode = RunMode.DEPLOY
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        backend_url: str | None = None,
+        repo_root: Path = REPO_ROOT,
+        aws_endpoint: str | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        """`aws_endpoint` overrides the sandbox recorded in `data_dir` (see `tenantctl sandbox`)."""
+        self.layout = WorkspaceLayout(data_dir)
+        self.backend_url = backend_url
+        self._repo_root = repo_root.resolve()
+        self._aws_endpoint = aws_endpoint
+        self._environ = os.environ if environ is None else environ
+
+    @property
+    def policy_pack(self) -> Path:
+        return self._repo_root / "policies"
+
+    def _endpoint(self) -> str | None:
+        if self._aws_endpoint is not None:
+            return self._aws_endpoint
+        try:
+            return sandbox.active_endpoint(self.layout.data_dir)
+        except sandbox.SandboxError as exc:
+            raise RunnerError(str(exc)) from exc
+
+    def _workspace(self, tenant: str) -> auto.LocalWorkspace:
+        directory = write_project(self.layout, tenant, project_settings(self._repo_root))
+        env = workspace_env(self.backend_url, self.layout, self._environ)
+        return auto.LocalWorkspace(work_dir=str(directory), env_vars=env)
+
+    def _stack(self, spec: TenantSpec) -> auto.Stack:
+        endpoint = self._endpoint()
+        workspace = self._workspace(spec.tenant_id)
+        stack = auto.Stack.create_or_select(spec.tenant_id, workspace)
+        # After create_or_select: `stack init` writes the encryption salt into this file.
+        write_stack_config(self.layout.stack_file(spec.tenant_id), stack_config(spec, endpoint))
+        return stack
+
+    @contextmanager
+    def _engine(self, operation: StackOperation, tenant: str) -> Iterator[None]:
+        try:
+            yield
+        except auto.CommandError as exc:
+            raise classify_error(exc, f"{operation.value} {tenant}") from exc
+
+    def up(self, spec: TenantSpec, on_event: EventSink) -> RunResult:
+        relay = _EventRelay(on_event)
+        try:
+            with self._engine(StackOperation.UP, spec.tenant_id):
+                stack = self._stack(spec)
+                result = stack.up(on_event=relay, policy_packs=[str(self.policy_pack)])
+                state = stack.export_stack().deployment
+        except RunnerError:
+            if relay.violations:
+                return self._refused(StackOperation.UP, relay.violations)
+            raise
+        return RunResult(
+            operation=StackOperation.UP,
+            mode=self.mode,
+            changes=change_counts(result.summary.resource_changes),
+            outputs=_plain_outputs(result.outputs),
+            resource_count=deployed_resource_count(state),
+        )
+
+    def preview(self, spec: TenantSpec, on_event: EventSink) -> RunResult:
+        relay = _EventRelay(on_event)
+        try:
+            with self._engine(StackOperation.PREVIEW, spec.tenant_id):
+                result = self._stack(spec).preview(
+                    on_event=relay, policy_packs=[str(self.policy_pack)]
+                )
+        except RunnerError:
+            if relay.violations:
+                return self._refused(StackOperation.PREVIEW, relay.violations)
+            raise
+        changes = change_counts(result.change_summary)
+        after = sum(n for op, n in changes.items() if op not in ("delete", "discard"))
+        return RunResult(
+            operation=StackOperation.PREVIEW,
+            mode=self.mode,
+            changes=changes,
+            policy_violations=relay.violations,
+            # The change summary counts the root stack as one step.
+            resource_count=max(after - 1, 0),
+        )
+
+    def refresh(self, spec: TenantSpec, on_event: EventSink) -> RunResult:
+        relay = _EventRelay(on_event)
+        with self._engine(StackOperation.REFRESH, spec.tenant_id):
+            stack = self._stack(spec)
+            result = stack.refresh(on_event=relay)
+            state = stack.export_stack().deployment
+        return RunResult(
+            operation=StackOperation.REFRESH,
+            mode=self.mode,
+            changes=change_counts(result.summary.resource_changes),
+            resource_count=deployed_resource_count(state),
+        )
+
+    def destroy(self, spec: TenantSpec, on_event: EventSink, *, purge: bool) -> RunResult:
+        """Destroy the stack; data stores stay in the cloud unless `purge`."""
+        relay = _EventRelay(on_event)
+        retained: list[str] = []
+        try:
+            with self._engine(StackOperation.DESTROY, spec.tenant_id):
+                stack = self._stack(spec)
+                exported = stack.export_stack()
+                deployment = exported.deployment or {}
+                if purge:
+                    edited = unprotect_all(deployment)
+                else:
+                    retention = plan_retention(deployment.get("resources") or [])
+                    retained = retention.retained
+                    for resource in retention.kept_with_data:
+                        on_event(f"retain {resource['type']} {_urn_name(resource['urn'])}")
+                    edited = drop_from_state(deployment, retention.kept_urns)
+                stack.import_stack(auto.Deployment(version=exported.version, deployment=edited))
+                for line in retained:
+                    on_event(f"retained {line}")
+                result = stack.destroy(on_event=relay)
+        except RunnerError as exc:
+            if not retained:
+                raise
+            # The data already left the state: say so, or it would look lost.
+            raise RunnerError(
+                f"{exc}\nretained (removed from the stack's state): {', '.join(retained)}",
+                retryable=exc.retryable,
+            ) from exc
+        return RunResult(
+            operation=StackOperation.DESTROY,
+            mode=self.mode,
+            changes=change_counts(result.summary.resource_changes),
+            retained=retained,
+        )
+
+    def outputs(self, tenant_id: str) -> dict[str, Any]:
+        with self._engine(StackOperation.OUTPUTS, tenant_id):
+            workspace = self._workspace(tenant_id)
+            try:
+                stack = auto.Stack.select(tenant_id, workspace)
+            except auto.StackNotFoundError as exc:
+                raise RunnerError(f"tenant {tenant_id!r} has no deployed stack") from exc
+            return _plain_outputs(stack.outputs())
+
+    def _refused(self, operation: StackOperation, violations: list[str]) -> RunResult:
+        return RunResult(operation=operation, mode=self.mode, policy_violations=violations)
+
+
+def _plain_outputs(outputs: Mapping[str, auto.OutputValue]) -> dict[str, Any]:
+    """Stack outputs as plain values; secrets stay masked in logs and the registry."""
+    return {name: "[secret]" if o.secret else o.value for name, o in outputs.items()}

@@ -1,0 +1,220 @@
+"""Plans tenant stacks offline, for machines without the pulumi CLI (or when configured).
+
+The same `__main__.py` runs under the SDK's mocks and the policy pack checks what it
+registered, but nothing is created: every result is a `RunMode.PLAN` result and every
+event line starts with `plan:`. The last accepted plan of each tenant is kept in
+`<data_dir>/plans/<tenant>.json`, so the next plan counts its changes against it and
+`outputs` and `destroy` work from any process.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from components.spec import TenantSpec
+from components.stack_config import InvalidStackError, engine_config
+from control_plane.offline import PLANNER_LOCK, PlanError, plan_spec
+from control_plane.plan_model import PlannedResource, TenantPlan
+from control_plane.runners.base import EventSink, RunMode, RunnerError, RunResult, StackOperation
+from control_plane.runners.retention import plan_retention
+from policies.gate import evaluate_plan
+
+PolicyCheck = Callable[[TenantSpec, TenantPlan], list[str]]
+"""Runs the policy pack over a spec's plan; returns the mandatory violations (empty: allowed)."""
+
+CHANGE_KINDS = ("create", "update", "delete", "same")
+
+
+def pack_violations(spec: TenantSpec, plan: TenantPlan) -> list[str]:
+    """The policy pack's mandatory findings on a plan, run by the offline gate."""
+    evaluation = evaluate_plan(plan, stack_config=engine_config(spec))
+    return [f"{f.policy}: {f.message}" for f in evaluation.findings if f.mandatory]
+
+
+class PlanRecord(BaseModel):
+    """The last accepted plan of one tenant, as kept in the data directory."""
+
+    model_config = ConfigDict(frozen=True)
+
+    spec: TenantSpec
+    plan: TenantPlan
+    planned_at: datetime
+
+
+def changed_resources(
+    previous: TenantPlan | None, current: TenantPlan
+) -> list[tuple[str, PlannedResource]]:
+    """(change, resource) for every created, updated or deleted resource, by URN and inputs."""
+    before = {r.urn: r for r in previous.resources} if previous else {}
+    current_urns = {r.urn for r in current.resources}
+    changed: list[tuple[str, PlannedResource]] = []
+    for resource in current.resources:
+        old = before.get(resource.urn)
+        if old is None:
+            changed.append(("create", resource))
+        elif old.inputs != resource.inputs:
+            changed.append(("update", resource))
+    changed.extend(("delete", r) for urn, r in before.items() if urn not in current_urns)
+    return changed
+
+
+def plan_changes(previous: TenantPlan | None, current: TenantPlan) -> dict[str, int]:
+    """Counts of resources created, updated, deleted and unchanged since the previous plan."""
+    counts = dict.fromkeys(CHANGE_KINDS, 0)
+    for change, _ in changed_resources(previous, current):
+        counts[change] += 1
+    counts["same"] = len(current.resources) - counts["create"] - counts["update"]
+    return counts
+
+
+def state_resource(resource: PlannedResource) -> dict[str, Any]:
+    """A planned resource in the state file's shape, as retention reads it."""
+    return {
+        "urn": resource.urn,
+        "type": resource.type,
+        "custom": resource.custom,
+        "protect": resource.protect,
+        "parent": resource.parent_urn,
+        "dependencies": list(resource.dependencies),
+        "id": resource.id or resource.name,
+    }
+
+
+class PlanStore:
+    """`<data_dir>/plans/<tenant>.json`: the last accepted plan of each tenant."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.directory = data_dir / "plans"
+
+    def path(self, tenant: str) -> Path:
+        return self.directory / f"{tenant}.json"
+
+    def load(self, tenant: str) -> PlanRecord | None:
+        path = self.path(tenant)
+        try:
+            return PlanRecord.model_validate_json(path.read_bytes())
+        except FileNotFoundError:
+            return None
+        except ValidationError as exc:
+            raise RunnerError(
+                f"the recorded plan {path} is unreadable ({exc.error_count()} errors); "
+                "delete it to plan this tenant from scratch"
+            ) from exc
+
+    def save(self, record: PlanRecord) -> Path:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self.path(record.spec.tenant_id)
+        # Written aside and renamed: a reader in another process never sees half a file.
+        partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+        partial.write_text(record.model_dump_json(), encoding="utf-8")
+        partial.replace(path)
+        return path
+
+    def remove(self, tenant: str) -> None:
+        self.path(tenant).unlink(missing_ok=True)
+
+
+class OfflineRunner:
+    """Evaluates the program under mocks and the policy pack; records plans, deploys nothing."""
+
+    mode = RunMode.PLAN
+
+    def __init__(self, data_dir: Path, policy_check: PolicyCheck = pack_violations) -> None:
+        self.store = PlanStore(data_dir)
+        self._policy_check = policy_check
+
+    def up(self, spec: TenantSpec, on_event: EventSink) -> RunResult:
+        return self._plan_and_check(StackOperation.UP, spec, on_event, record=True)
+
+    def preview(self, spec: TenantSpec, on_event: EventSink) -> RunResult:
+        return self._plan_and_check(StackOperation.PREVIEW, spec, on_event, record=False)
+
+    def refresh(self, spec: TenantSpec, on_event: EventSink) -> RunResult:
+        """Nothing is deployed, so there is no drift: the recorded plan is the whole truth."""
+        record = self.store.load(spec.tenant_id)
+        count = len(record.plan.resources) if record else 0
+        on_event(f"plan: no cloud to compare with; {count} planned resources unchanged")
+        return RunResult(
+            operation=StackOperation.REFRESH,
+            mode=self.mode,
+            changes={"same": count},
+            resource_count=count,
+        )
+
+    def destroy(self, spec: TenantSpec, on_event: EventSink, *, purge: bool) -> RunResult:
+        """Forget the tenant's plan; report the data a real destroy would keep unless `purge`."""
+        record = self.store.load(spec.tenant_id)
+        if record is None:
+            on_event(f"plan: nothing planned for {spec.tenant_id}; nothing to destroy")
+            return RunResult(
+                operation=StackOperation.DESTROY, mode=self.mode, changes={"delete": 0}
+            )
+        resources = [state_resource(r) for r in record.plan.resources]
+        retention = plan_retention(resources)
+        if purge:
+            retained: list[str] = []
+            deleted = len(resources)
+        else:
+            retained = retention.retained
+            deleted = len(retention.destroyed)
+            for line in retained:
+                on_event(f"plan: retain {line}")
+        on_event(f"plan: delete {deleted} resources")
+        self.store.remove(spec.tenant_id)
+        return RunResult(
+            operation=StackOperation.DESTROY,
+            mode=self.mode,
+            changes={"delete": deleted},
+            retained=retained,
+        )
+
+    def outputs(self, tenant_id: str) -> dict[str, Any]:
+        record = self.store.load(tenant_id)
+        if record is None:
+            raise RunnerError(f"tenant {tenant_id!r} has no recorded plan; run `up` first")
+        return dict(record.plan.stack_outputs)
+
+    def _plan(self, spec: TenantSpec) -> tuple[TenantPlan, list[str]]:
+        """The spec's plan and the policy pack's mandatory violations on it."""
+        try:
+            # The policy check evaluates under the same process-wide SDK state as the plan.
+            with PLANNER_LOCK:
+                plan = plan_spec(spec)
+                return plan, self._policy_check(spec, plan)
+        except (InvalidStackError, PlanError) as exc:
+            raise RunnerError(f"plan {spec.tenant_id}: {exc}") from exc
+
+    def _plan_and_check(
+        self, operation: StackOperation, spec: TenantSpec, on_event: EventSink, *, record: bool
+    ) -> RunResult:
+        on_event(f"plan: evaluating {spec.tenant_id} offline under mocks; nothing is deployed")
+        plan, violations = self._plan(spec)
+        for warning in plan.warnings:
+            on_event(f"plan: warning: {warning}")
+        for violation in violations:
+            on_event(f"plan: policy mandatory: {violation}")
+        if violations:
+            on_event(f"plan: {operation.value} refused by {len(violations)} policy violations")
+            return RunResult(operation=operation, mode=self.mode, policy_violations=violations)
+        previous = self.store.load(spec.tenant_id)
+        previous_plan = previous.plan if previous else None
+        for change, resource in changed_resources(previous_plan, plan):
+            on_event(f"plan: {change} {resource.type} {resource.name}")
+        changes = plan_changes(previous_plan, plan)
+        on_event("plan: summary " + " ".join(f"{k}={v}" for k, v in changes.items()))
+        if record:
+            self.store.save(PlanRecord(spec=spec, plan=plan, planned_at=datetime.now(UTC)))
+        return RunResult(
+            operation=operation,
+            mode=self.mode,
+            changes=changes,
+            outputs=dict(plan.stack_outputs),
+            resource_count=len(plan.resources),
+        )
