@@ -1,0 +1,180 @@
+"""Fleet-wide checks no single stack can see: overlapping tenant networks, duplicate tenants.
+
+They read the raw `tenants:spec` of every stack file (so an invalid stack still takes part)
+and the VPC CIDRs of the plans, and report on the tenants a run selected.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pulumi_policy import EnforcementLevel, Severity
+
+from policies.frameworks import Control, iso, pci, soc2
+from policies.gate import Finding
+
+SPEC_KEY = "tenants:spec"
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class GateRule:
+    """A rule the gate applies outside the pack (fleet checks, stack validity)."""
+
+    name: str
+    description: str
+    severity: Severity
+    remediation: str
+    controls: tuple[Control, ...]
+
+    def finding(
+        self, tenant: str, message: str, *, urn: str | None = None, resource: str | None = None
+    ) -> Finding:
+        return Finding(
+            tenant=tenant,
+            policy=self.name,
+            enforcement=EnforcementLevel.MANDATORY.value,
+            severity=self.severity.value,
+            message=message,
+            description=self.description,
+            remediation=self.remediation,
+            urn=urn,
+            resource_name=resource,
+            controls=self.controls,
+        )
+
+
+OVERLAPPING_CIDRS = GateRule(
+    name="fleet-network-disallow-overlapping-cidrs",
+    description="Tenant networks never overlap across the fleet.",
+    severity=Severity.HIGH,
+    remediation="Allocate a free CIDR from the pool (the control plane's allocator) and "
+    "update network.cidr in the stack file.",
+    controls=(pci("1.2.1"), soc2("CC6.6"), iso("A.8.22")),
+)
+DUPLICATE_TENANTS = GateRule(
+    name="fleet-tenant-disallow-duplicate-ids",
+    description="Each tenant id belongs to exactly one stack.",
+    severity=Severity.CRITICAL,
+    remediation="Give each stack file its own tenant_id, equal to its stack name.",
+    controls=(soc2("CC6.1"), iso("A.5.9")),
+)
+INVALID_STACK = GateRule(
+    name="tenant-stack-configure-valid-spec",
+    description="Every stack file holds a valid tenant spec the program can plan.",
+    severity=Severity.HIGH,
+    remediation="Fix the listed fields of tenants:spec in the stack file.",
+    controls=(soc2("CC8.1"), iso("A.8.9")),
+)
+GATE_RULES = (OVERLAPPING_CIDRS, DUPLICATE_TENANTS, INVALID_STACK)
+
+
+@dataclass(frozen=True)
+class StackEntry:
+    """What the fleet checks need from one stack file, read without validation."""
+
+    stack: str
+    stack_file: str
+    tenant_id: str | None
+    cidr: str | None
+
+
+def _spec(path: Path) -> Mapping[str, Any]:
+    try:
+        document = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError):
+        return {}
+    config = document.get("config") if isinstance(document, dict) else None
+    spec = config.get(SPEC_KEY) if isinstance(config, dict) else None
+    return spec if isinstance(spec, dict) else {}
+
+
+def read_fleet(stacks_dir: Path) -> list[StackEntry]:
+    """Every `Pulumi.<stack>.yaml` of the directory, in name order."""
+    entries = []
+    for path in sorted(stacks_dir.glob("Pulumi.*.yaml")):
+        spec = _spec(path)
+        network = spec.get("network")
+        cidr = network.get("cidr") if isinstance(network, dict) else None
+        tenant_id = spec.get("tenant_id")
+        entries.append(
+            StackEntry(
+                stack=path.name.removeprefix("Pulumi.").removesuffix(".yaml"),
+                stack_file=str(path),
+                tenant_id=str(tenant_id) if tenant_id is not None else None,
+                cidr=str(cidr) if cidr is not None else None,
+            )
+        )
+    return entries
+
+
+def _networks(values: Iterable[str]) -> set[Network]:
+    found: set[Network] = set()
+    for value in values:
+        try:
+            found.add(ipaddress.ip_network(value, strict=False))
+        except ValueError:
+            continue  # an unparsable CIDR is the spec validation's finding, not ours
+    return found
+
+
+def fleet_findings(
+    entries: list[StackEntry],
+    plan_cidrs: Mapping[str, tuple[str, ...]],
+    selected: Iterable[str],
+) -> list[Finding]:
+    """Overlaps and duplicates that involve at least one selected stack."""
+    chosen = set(selected)
+    findings: list[Finding] = []
+    networks = {
+        e.stack: _networks([*([e.cidr] if e.cidr else []), *plan_cidrs.get(e.stack, ())])
+        for e in entries
+    }
+    for a, b in combinations(entries, 2):
+        pairs = sorted(
+            (str(x), str(y))
+            for x in networks[a.stack]
+            for y in networks[b.stack]
+            if x.version == y.version and x.overlaps(y)
+        )
+        if not pairs:
+            continue
+        mine, theirs = pairs[0]
+        if a.stack in chosen:
+            findings.append(
+                OVERLAPPING_CIDRS.finding(
+                    a.stack,
+                    f"network {mine} overlaps {theirs} of tenant {b.stack!r} ({b.stack_file})",
+                )
+            )
+        if b.stack in chosen:
+            findings.append(
+                OVERLAPPING_CIDRS.finding(
+                    b.stack,
+                    f"network {theirs} overlaps {mine} of tenant {a.stack!r} ({a.stack_file})",
+                )
+            )
+
+    by_id: dict[str, list[StackEntry]] = {}
+    for entry in entries:
+        by_id.setdefault((entry.tenant_id or entry.stack).lower(), []).append(entry)
+    for tenant_id, group in sorted(by_id.items()):
+        if len(group) < 2:
+            continue
+        for entry in group:
+            if entry.stack not in chosen:
+                continue
+            others = ", ".join(o.stack_file for o in group if o is not entry)
+            findings.append(
+                DUPLICATE_TENANTS.finding(
+                    entry.stack, f"tenant id {tenant_id!r} is also claimed by {others}"
+                )
+            )
+    return findings

@@ -1,0 +1,343 @@
+"""S3: encryption with KMS, bucket keys, no public access, TLS only, versioning, logging."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyResource,
+    ResourceValidationArgs,
+    Severity,
+    StackValidationArgs,
+)
+
+from policies.define import (
+    Report,
+    StackCheck,
+    StackReport,
+    linked,
+    of_type,
+    resource_policy,
+    stack_policy,
+)
+from policies.frameworks import cis, hipaa, iso, pci, soc2
+from policies.iam_documents import InvalidDocumentError, Statement, parse_document
+from policies.props import as_bool, items, mapping, tags_of
+from policies.tenancy import plan_of
+
+BUCKET = "aws:s3/bucket:Bucket"
+SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+ACL = "aws:s3/bucketAcl:BucketAcl"
+PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
+LOGGING = "aws:s3/bucketLogging:BucketLogging"
+OWNERSHIP = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
+
+KMS_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
+ACCESS_LOG_PURPOSE = "access-logs"
+PUBLIC_CANNED_ACLS = ("public-read", "public-read-write", "authenticated-read")
+PUBLIC_GRANTEES = (
+    "http://acs.amazonaws.com/groups/global/AllUsers",
+    "http://acs.amazonaws.com/groups/global/AuthenticatedUsers",
+)
+BLOCK_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+
+
+def _is_access_log_bucket(bucket: PolicyResource) -> bool:
+    return tags_of(bucket.props).get("purpose") == ACCESS_LOG_PURPOSE
+
+
+def _companions(args: StackValidationArgs, bucket: PolicyResource, type_: str) -> list[Any]:
+    return [r for r in of_type(args, type_) if linked(r, bucket, "bucket")]
+
+
+def _encryption_rules(args: StackValidationArgs, bucket: PolicyResource) -> list[Any] | None:
+    """The bucket's SSE rules, from side-by-side configurations or the legacy inline block."""
+    configs = _companions(args, bucket, SSE)
+    if configs:
+        return [rule for c in configs for rule in items(c.props.get("rules"))]
+    inline = mapping(bucket.props.get("serverSideEncryptionConfiguration"))
+    if inline:
+        return [inline.get("rule")] if inline.get("rule") else []
+    return None
+
+
+def _check_kms_encryption(args: StackValidationArgs, report: StackReport, _: Any) -> None:
+    for bucket in of_type(args, BUCKET):
+        rules = _encryption_rules(args, bucket)
+        if not rules:
+            report(bucket, "has no server-side encryption configuration")
+            continue
+        for rule in rules:
+            default = mapping(mapping(rule).get("applyServerSideEncryptionByDefault"))
+            algorithm = default.get("sseAlgorithm")
+            if algorithm in KMS_ALGORITHMS:
+                if not default.get("kmsMasterKeyId"):
+                    report(
+                        bucket,
+                        f"uses {algorithm} without kmsMasterKeyId (the AWS-managed key); "
+                        "name the tenant's customer-managed key",
+                    )
+            elif algorithm == "AES256" and _is_access_log_bucket(bucket):
+                continue  # server access logs can only be delivered to SSE-S3 buckets
+            else:
+                report(
+                    bucket,
+                    f"is encrypted with {algorithm or 'no algorithm'!s}, not SSE-KMS; "
+                    f"allowed: {', '.join(KMS_ALGORITHMS)} (AES256 only for buckets tagged "
+                    f"purpose={ACCESS_LOG_PURPOSE})",
+                )
+
+
+s3_bucket_enforce_kms_encryption = stack_policy(
+    name="aws-s3-bucket-enforce-kms-encryption",
+    description="S3 buckets are encrypted at rest with a customer-managed KMS key.",
+    severity=Severity.HIGH,
+    controls=(pci("3.5.1"), hipaa("164.312(a)(2)(iv)"), soc2("CC6.1"), iso("A.8.24")),
+    remediation="Add an aws.s3.BucketServerSideEncryptionConfiguration with sse_algorithm "
+    "'aws:kms' and kms_master_key_id set to the tenant key (access-log buckets: AES256).",
+    check=_check_kms_encryption,
+    topics=("storage", "encryption"),
+)
+
+
+def _check_bucket_key(args: ResourceValidationArgs, report: Report, _: Any) -> None:
+    for rule in items(args.props.get("rules")):
+        entry = mapping(rule)
+        algorithm = mapping(entry.get("applyServerSideEncryptionByDefault")).get("sseAlgorithm")
+        if algorithm in KMS_ALGORITHMS and as_bool(entry.get("bucketKeyEnabled")) is not True:
+            report(f"uses {algorithm} without bucketKeyEnabled; every object write calls KMS")
+
+
+s3_bucket_enable_bucket_key = resource_policy(
+    name="aws-s3-bucket-enable-bucket-key",
+    description="SSE-KMS bucket encryption uses an S3 bucket key.",
+    severity=Severity.LOW,
+    controls=(soc2("A1.1"), iso("A.8.6")),
+    remediation="Set bucket_key_enabled=True on the encryption rule.",
+    resource_types=(SSE,),
+    check=_check_bucket_key,
+    enforcement=EnforcementLevel.ADVISORY,
+    topics=("storage", "cost"),
+)
+
+
+def _check_public_acl(args: ResourceValidationArgs, report: Report, _: Any) -> None:
+    acl = args.props.get("acl")
+    if acl in PUBLIC_CANNED_ACLS:
+        report(f"has the public canned ACL {acl!r}; use 'private' or none")
+    policy = mapping(args.props.get("accessControlPolicy"))
+    for grant in items(policy.get("grants")):
+        uri = mapping(mapping(grant).get("grantee")).get("uri")
+        if uri in PUBLIC_GRANTEES:
+            report(f"grants {mapping(grant).get('permission', 'access')} to {uri}")
+
+
+s3_bucket_disallow_public_acl = resource_policy(
+    name="aws-s3-bucket-disallow-public-acl",
+    description="S3 bucket ACLs do not grant access to everyone or any AWS user.",
+    severity=Severity.CRITICAL,
+    controls=(cis("2.1.4"), pci("1.4.1"), hipaa("164.312(a)(1)"), soc2("CC6.1"), iso("A.8.3")),
+    remediation="Remove the ACL resource (ownership controls enforce the owner) or use 'private'.",
+    resource_types=(ACL, BUCKET),
+    check=_check_public_acl,
+    topics=("storage", "public-access"),
+)
+
+
+def _check_public_access_block(args: ResourceValidationArgs, report: Report, _: Any) -> None:
+    off = [flag for flag in BLOCK_FLAGS if as_bool(args.props.get(flag)) is not True]
+    if off:
+        report(f"leaves {', '.join(off)} off; all four flags must be true")
+
+
+s3_bucket_configure_public_access_block = resource_policy(
+    name="aws-s3-bucket-configure-public-access-block",
+    description="S3 public access blocks turn on all four flags.",
+    severity=Severity.HIGH,
+    controls=(cis("2.1.4"), pci("1.4.1"), hipaa("164.312(a)(1)"), soc2("CC6.1"), iso("A.8.3")),
+    remediation="Set block_public_acls, block_public_policy, ignore_public_acls and "
+    "restrict_public_buckets to True.",
+    resource_types=(PUBLIC_ACCESS_BLOCK,),
+    check=_check_public_access_block,
+    topics=("storage", "public-access"),
+)
+
+
+def _missing(type_: str, what: str) -> StackCheck:
+    def check(args: StackValidationArgs, report: StackReport, _: Any) -> None:
+        for bucket in of_type(args, BUCKET):
+            if not _companions(args, bucket, type_):
+                report(bucket, f"has no {what}")
+
+    return check
+
+
+s3_bucket_missing_public_access_block = stack_policy(
+    name="aws-s3-bucket-missing-public-access-block",
+    description="Every S3 bucket has a public access block.",
+    severity=Severity.HIGH,
+    controls=(cis("2.1.4"), pci("1.4.1"), soc2("CC6.1"), iso("A.8.3")),
+    remediation="Add an aws.s3.BucketPublicAccessBlock for the bucket.",
+    check=_missing(PUBLIC_ACCESS_BLOCK, "public access block (aws.s3.BucketPublicAccessBlock)"),
+    topics=("storage", "public-access"),
+)
+
+
+def _denies_insecure_transport(statement: Statement) -> bool:
+    if statement.effect != "Deny" or not statement.public_principal:
+        return False
+    if not statement.grants("s3:GetObject"):
+        return False
+    for operator, clause in statement.conditions.items():
+        for key, value in mapping(clause).items():
+            values = [str(v).lower() for v in (value if isinstance(value, list) else [value])]
+            if operator == "Bool" and key == "aws:SecureTransport" and "false" in values:
+                return True
+    return False
+
+
+def _statements_or_report(document: Any, report: Report) -> list[Statement] | None:
+    try:
+        return parse_document(document)
+    except InvalidDocumentError as error:
+        report(f"has a policy that {error}")
+        return None
+
+
+def _check_tls_only(args: ResourceValidationArgs, report: Report, _: Any) -> None:
+    statements = _statements_or_report(args.props.get("policy", ""), report)
+    if statements is not None and not any(_denies_insecure_transport(s) for s in statements):
+        report(
+            "has no statement denying s3:* to '*' when aws:SecureTransport is false; "
+            "plain-HTTP requests are accepted"
+        )
+
+
+s3_bucket_enforce_tls_only = resource_policy(
+    name="aws-s3-bucket-enforce-tls-only",
+    description="S3 bucket policies deny requests that do not use TLS.",
+    severity=Severity.HIGH,
+    controls=(cis("2.1.1"), pci("4.2.1"), hipaa("164.312(e)(1)"), soc2("CC6.7"), iso("A.8.24")),
+    remediation="Add a Deny statement for s3:* on the bucket and its objects with the "
+    "condition Bool aws:SecureTransport = false.",
+    resource_types=(BUCKET_POLICY,),
+    check=_check_tls_only,
+    topics=("storage", "encryption-in-transit"),
+)
+
+s3_bucket_missing_tls_policy = stack_policy(
+    name="aws-s3-bucket-missing-tls-policy",
+    description="Every S3 bucket has a bucket policy (which must enforce TLS).",
+    severity=Severity.HIGH,
+    controls=(cis("2.1.1"), pci("4.2.1"), hipaa("164.312(e)(1)"), soc2("CC6.7")),
+    remediation="Add an aws.s3.BucketPolicy denying requests without aws:SecureTransport.",
+    check=_missing(BUCKET_POLICY, "bucket policy (aws.s3.BucketPolicy) enforcing TLS"),
+    topics=("storage", "encryption-in-transit"),
+)
+
+
+def _check_public_policy(args: ResourceValidationArgs, report: Report, _: Any) -> None:
+    statements = _statements_or_report(args.props.get("policy", ""), report)
+    for statement in statements or ():
+        if statement.allows and statement.public_principal and not statement.conditions:
+            report(
+                f"allows {', '.join(statement.actions) or 'actions'} to everyone ('*') "
+                f"without a condition in {statement.name}"
+            )
+
+
+s3_bucket_disallow_public_policy = resource_policy(
+    name="aws-s3-bucket-disallow-public-policy",
+    description="S3 bucket policies do not allow anonymous access.",
+    severity=Severity.CRITICAL,
+    controls=(cis("2.1.4"), pci("1.4.1"), hipaa("164.312(a)(1)"), soc2("CC6.1"), iso("A.8.3")),
+    remediation="Name the principals that need access, or add a condition (e.g. "
+    "aws:SourceAccount) to statements with Principal '*'.",
+    resource_types=(BUCKET_POLICY,),
+    check=_check_public_policy,
+    topics=("storage", "public-access"),
+)
+
+
+def _check_versioning(args: ResourceValidationArgs, report: Report, _: Any) -> None:
+    status = mapping(args.props.get("versioningConfiguration")).get("status")
+    if status != "Enabled":
+        report(f"has versioning status {status!r}; 'Enabled' keeps overwritten objects")
+
+
+s3_bucket_enable_versioning = resource_policy(
+    name="aws-s3-bucket-enable-versioning",
+    description="S3 bucket versioning is enabled.",
+    severity=Severity.MEDIUM,
+    controls=(hipaa("164.312(c)(1)"), soc2("A1.2"), iso("A.8.13")),
+    remediation="Set versioning_configuration status to 'Enabled' (the spec's "
+    "storage.buckets[].versioning).",
+    resource_types=(VERSIONING,),
+    check=_check_versioning,
+    # Versioning is a tenant choice per bucket; a suspended bucket is reported, not blocked.
+    enforcement=EnforcementLevel.ADVISORY,
+    topics=("storage", "backup"),
+)
+
+s3_bucket_missing_versioning = stack_policy(
+    name="aws-s3-bucket-missing-versioning",
+    description="Every S3 bucket states its versioning explicitly.",
+    severity=Severity.MEDIUM,
+    controls=(hipaa("164.312(c)(1)"), soc2("A1.2"), iso("A.8.13")),
+    remediation="Add an aws.s3.BucketVersioning for the bucket.",
+    check=_missing(VERSIONING, "versioning configuration (aws.s3.BucketVersioning)"),
+    topics=("storage", "backup"),
+)
+
+
+def _check_access_logging(args: StackValidationArgs, report: StackReport, _: Any) -> None:
+    for bucket in of_type(args, BUCKET):
+        if _is_access_log_bucket(bucket):
+            continue
+        plan = plan_of(tags_of(bucket.props))
+        if plan is not None and not plan.limits.access_logs:
+            continue  # the plan does not include access logs
+        if not _companions(args, bucket, LOGGING):
+            report(bucket, "has no server access logging (aws.s3.BucketLogging)")
+
+
+s3_bucket_missing_access_logging = stack_policy(
+    name="aws-s3-bucket-missing-access-logging",
+    description="S3 buckets log server access (on plans that include access logs).",
+    severity=Severity.MEDIUM,
+    controls=(cis("3.6"), pci("10.2.1"), hipaa("164.312(b)"), soc2("CC7.2"), iso("A.8.15")),
+    remediation="Add an aws.s3.BucketLogging targeting the tenant's access-log bucket.",
+    check=_check_access_logging,
+    topics=("storage", "logging"),
+)
+
+
+def _check_ownership(args: ResourceValidationArgs, report: Report, _: Any) -> None:
+    ownership = mapping(args.props.get("rule")).get("objectOwnership")
+    if ownership != "BucketOwnerEnforced":
+        report(f"sets object ownership {ownership!r}; 'BucketOwnerEnforced' disables ACLs")
+
+
+s3_bucket_enforce_owner_ownership = resource_policy(
+    name="aws-s3-bucket-enforce-owner-ownership",
+    description="S3 object ownership is BucketOwnerEnforced (ACLs disabled).",
+    severity=Severity.MEDIUM,
+    controls=(pci("7.2.1"), soc2("CC6.1"), iso("A.5.15")),
+    remediation="Set rule.object_ownership to 'BucketOwnerEnforced'.",
+    resource_types=(OWNERSHIP,),
+    check=_check_ownership,
+    topics=("storage", "access-control"),
+)
+
+s3_bucket_missing_ownership_controls = stack_policy(
+    name="aws-s3-bucket-missing-ownership-controls",
+    description="Every S3 bucket has ownership controls.",
+    severity=Severity.MEDIUM,
+    controls=(pci("7.2.1"), soc2("CC6.1"), iso("A.5.15")),
+    remediation="Add an aws.s3.BucketOwnershipControls with 'BucketOwnerEnforced'.",
+    check=_missing(OWNERSHIP, "ownership controls (aws.s3.BucketOwnershipControls)"),
+    topics=("storage", "access-control"),
+)

@@ -1,0 +1,159 @@
+"""`check_stacks`: plan each selected stack offline, run the pack on it, add fleet checks.
+
+Tenants are independent, so they run in a process pool (the SDK's mocks are process-wide
+state, so one process plans one stack at a time). Results keep the selection's order.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from components.stack_config import InvalidStackError, engine_config
+from control_plane.offline import PlanError, plan_config
+from control_plane.plan_model import TenantPlan
+from control_plane.stacks import StackFiles, UnknownTenantError
+from policies.config import PackConfig
+from policies.fleet import INVALID_STACK, fleet_findings, read_fleet
+from policies.gate import Finding, NotApplicable, evaluate_plan
+from policies.rules.network import VPC
+
+
+@dataclass(frozen=True)
+class TenantReport:
+    """The gate's verdict on one tenant stack."""
+
+    tenant: str
+    stack_file: str
+    findings: tuple[Finding, ...]
+    evaluated: tuple[str, ...]
+    """Policies that ran; empty when the stack could not be planned."""
+    not_applicable: tuple[NotApplicable, ...] = ()
+    resource_count: int = 0
+    plan_seconds: float = 0.0
+    policy_seconds: float = 0.0
+    network_cidrs: tuple[str, ...] = ()
+    """CIDRs of the planned VPCs, for the fleet checks."""
+
+    @property
+    def passed(self) -> bool:
+        return not any(f.mandatory for f in self.findings)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Every selected tenant's report, fleet findings included."""
+
+    tenants: tuple[TenantReport, ...]
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for t in self.tenants for f in t.findings]
+
+    @property
+    def passed(self) -> bool:
+        return all(t.passed for t in self.tenants)
+
+
+def check_stack_file(path: Path, pack_config: PackConfig | None = None) -> TenantReport:
+    """Plan one stack file offline and evaluate the pack on it."""
+    tenant = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+    started = time.perf_counter()
+    try:
+        spec = StackFiles(path.parent).read_spec(tenant)
+        stack_config = engine_config(spec)
+        plan = plan_config(tenant, stack_config)
+    except (InvalidStackError, UnknownTenantError, PlanError) as error:
+        finding = INVALID_STACK.finding(tenant, str(error), resource=path.name)
+        return TenantReport(tenant, str(path), (finding,), ())
+    planned = time.perf_counter()
+    evaluation = evaluate_plan(plan, stack_config=stack_config, pack_config=pack_config)
+    return TenantReport(
+        tenant=tenant,
+        stack_file=str(path),
+        findings=evaluation.findings,
+        evaluated=evaluation.evaluated,
+        not_applicable=evaluation.not_applicable,
+        resource_count=len(plan.resources),
+        plan_seconds=planned - started,
+        policy_seconds=time.perf_counter() - planned,
+        network_cidrs=_vpc_cidrs(plan),
+    )
+
+
+def check_plan_file(path: Path, pack_config: PackConfig | None = None) -> TenantReport:
+    """Evaluate the pack on a saved `TenantPlan` (JSON), e.g. one exported by another tool.
+
+    The stack's spec is not known here, so residency falls back to the allowed regions.
+    """
+    plan = TenantPlan.model_validate_json(path.read_text())
+    started = time.perf_counter()
+    evaluation = evaluate_plan(plan, stack_config={}, pack_config=pack_config)
+    return TenantReport(
+        tenant=plan.tenant,
+        stack_file=str(path),
+        findings=evaluation.findings,
+        evaluated=evaluation.evaluated,
+        not_applicable=evaluation.not_applicable,
+        resource_count=len(plan.resources),
+        policy_seconds=time.perf_counter() - started,
+        network_cidrs=_vpc_cidrs(plan),
+    )
+
+
+def _vpc_cidrs(plan: TenantPlan) -> tuple[str, ...]:
+    return tuple(str(r.inputs["cidrBlock"]) for r in plan.by_type(VPC) if r.inputs.get("cidrBlock"))
+
+
+# Not `fork`: after a plan the SDK leaves threads and held locks behind, and a child forked
+# from such a process can hang. A fork server forks clean children from a process that has
+# only imported the program and the pack, so each worker still starts warm.
+_PRELOAD = ["policies.runner", "components.bundle"]
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(_PRELOAD)
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+def _check_one(job: tuple[Path, PackConfig | None]) -> TenantReport:
+    return check_stack_file(*job)
+
+
+def check_stacks(
+    stacks_dir: Path,
+    tenants: Sequence[str],
+    *,
+    workers: int = 0,
+    pack_config: PackConfig | None = None,
+) -> CheckResult:
+    """Check the named stacks of `stacks_dir` in `workers` processes (0: one per CPU)."""
+    files = StackFiles(stacks_dir)
+    selected = list(dict.fromkeys(tenants))
+    jobs = [(files.path(t), pack_config) for t in selected]
+    count = workers or os.cpu_count() or 1
+    if count <= 1 or len(jobs) <= 1:
+        reports = [_check_one(job) for job in jobs]
+    else:
+        with ProcessPoolExecutor(
+            max_workers=min(count, len(jobs)), mp_context=_pool_context()
+        ) as pool:
+            reports = list(pool.map(_check_one, jobs))
+    fleet = fleet_findings(
+        read_fleet(stacks_dir), {r.tenant: r.network_cidrs for r in reports}, selected
+    )
+    by_tenant: dict[str, list[Finding]] = {}
+    for finding in fleet:
+        by_tenant.setdefault(finding.tenant, []).append(finding)
+    combined = tuple(
+        replace(r, findings=(*r.findings, *by_tenant.get(r.tenant, ()))) for r in reports
+    )
+    return CheckResult(combined)

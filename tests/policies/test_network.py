@@ -1,0 +1,189 @@
+"""Security groups, default groups, flow logs and subnets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from policies.rules import network
+from tests.policies.harness import TAGS, changed, evaluate, res, violations
+
+INGRESS: dict[str, Any] = {
+    "securityGroupId": "sg-1",
+    "ipProtocol": "tcp",
+    "fromPort": 443,
+    "toPort": 443,
+    "cidrIpv4": "10.64.0.0/20",
+    "description": "HTTPS from inside the tenant VPC",
+}
+EGRESS: dict[str, Any] = {
+    "securityGroupId": "sg-1",
+    "ipProtocol": "tcp",
+    "fromPort": 443,
+    "toPort": 443,
+    "cidrIpv4": "0.0.0.0/0",
+    "description": "HTTPS to AWS APIs",
+}
+
+
+def ingress(inputs: dict[str, Any]) -> Any:
+    return res(network.INGRESS_RULE, "acme-app-ingress-0", inputs, tags=TAGS)
+
+
+def egress(inputs: dict[str, Any]) -> Any:
+    return res(network.EGRESS_RULE, "acme-app-egress", inputs, tags=TAGS)
+
+
+RULE_POLICIES = [
+    network.vpc_security_group_disallow_public_ingress,
+    network.vpc_security_group_disallow_unrestricted_egress,
+    network.vpc_security_group_missing_rule_description,
+]
+
+
+@pytest.mark.parametrize("policy", RULE_POLICIES, ids=lambda p: p.name)
+def test_baseline_rules_pass(policy: Any) -> None:
+    assert violations(policy, ingress(INGRESS), egress(EGRESS)) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"cidrIpv4": "0.0.0.0/0", "fromPort": 22, "toPort": 22}, "on port 22 from 0.0.0.0/0"),
+        (
+            {"cidrIpv4": None, "cidrIpv6": "::/0", "fromPort": 3389, "toPort": 3389},
+            "on port 3389 from ::/0",
+        ),
+        ({"cidrIpv4": "0.0.0.0/0", "fromPort": 400, "toPort": 500}, "on ports 400-500"),
+        (
+            {"cidrIpv4": "0.0.0.0/0", "ipProtocol": "-1", "fromPort": None, "toPort": None},
+            "on all ports",
+        ),
+    ],
+)
+def test_public_ingress_outside_allowed_ports(change: dict[str, Any], expected: str) -> None:
+    inputs = dict(INGRESS)
+    for key, value in change.items():
+        inputs = changed(inputs, key, value)
+    [message] = violations(network.vpc_security_group_disallow_public_ingress, ingress(inputs))
+    assert message.startswith("SecurityGroupIngressRule 'acme-app-ingress-0' allows ingress")
+    assert expected in message
+    assert "only ports [443] may be open to the internet" in message
+
+
+def test_public_https_is_allowed_and_ports_are_configurable() -> None:
+    open_443 = changed(INGRESS, "cidrIpv4", "0.0.0.0/0")
+    assert violations(network.vpc_security_group_disallow_public_ingress, ingress(open_443)) == []
+    open_80 = changed(changed(open_443, "fromPort", 80), "toPort", 80)
+    policy = network.vpc_security_group_disallow_public_ingress
+    assert len(violations(policy, ingress(open_80))) == 1
+    assert violations(policy, ingress(open_80), config={"allowedPorts": [80, 443]}) == []
+
+
+def test_inline_and_legacy_rule_shapes_are_checked() -> None:
+    group = res(
+        network.SECURITY_GROUP,
+        "legacy-sg",
+        {
+            "ingress": [
+                {
+                    "protocol": "tcp",
+                    "fromPort": 22,
+                    "toPort": 22,
+                    "cidrBlocks": ["0.0.0.0/0"],
+                    "description": "ssh",
+                }
+            ]
+        },
+    )
+    rule = res(
+        network.LEGACY_RULE,
+        "legacy-rule",
+        {
+            "type": "ingress",
+            "protocol": "tcp",
+            "fromPort": 5432,
+            "toPort": 5432,
+            "cidrBlocks": ["0.0.0.0/0"],
+            "securityGroupId": "sg-1",
+        },
+    )
+    messages = violations(network.vpc_security_group_disallow_public_ingress, group, rule)
+    assert [m.split(" allows")[0] for m in messages] == [
+        "SecurityGroup 'legacy-sg'",
+        "SecurityGroupRule 'legacy-rule'",
+    ]
+
+
+def test_unrestricted_egress_is_advisory() -> None:
+    all_out = changed(
+        changed(changed(EGRESS, "ipProtocol", "-1"), "fromPort", None), "toPort", None
+    )
+    [finding] = evaluate(
+        network.vpc_security_group_disallow_unrestricted_egress, egress(all_out)
+    ).findings
+    assert finding.enforcement == "advisory"
+    assert (
+        finding.message
+        == "SecurityGroupEgressRule 'acme-app-egress' allows all egress to 0.0.0.0/0"
+    )
+
+
+@pytest.mark.parametrize("description", [None, "", "  "])
+def test_rule_without_description(description: Any) -> None:
+    inputs = changed(INGRESS, "description", description)  # None removes it
+    assert violations(network.vpc_security_group_missing_rule_description, ingress(inputs)) == [
+        "SecurityGroupIngressRule 'acme-app-ingress-0' has an ingress rule on port 443 without a "
+        "description"
+    ]
+
+
+def test_default_security_group() -> None:
+    locked = res(network.DEFAULT_SECURITY_GROUP, "default-sg", {"vpcId": "vpc-1"}, tags=TAGS)
+    assert violations(network.ec2_default_security_group_disallow_rules, locked) == []
+    opened = res(
+        network.DEFAULT_SECURITY_GROUP,
+        "default-sg",
+        {
+            "vpcId": "vpc-1",
+            "ingress": [{"protocol": "-1", "fromPort": 0, "toPort": 0, "self": True}],
+        },
+    )
+    assert violations(network.ec2_default_security_group_disallow_rules, opened) == [
+        "DefaultSecurityGroup 'default-sg' has 1 ingress rule(s); "
+        "the default group must allow nothing"
+    ]
+
+
+def test_every_vpc_needs_a_flow_log() -> None:
+    vpc = res(network.VPC, "acme-vpc", {"cidrBlock": "10.64.0.0/20"}, tags=TAGS)
+    other = res(network.VPC, "acme-vpc-2", {"cidrBlock": "10.65.0.0/20"}, tags=TAGS)
+    flow = res(
+        network.FLOW_LOG, "acme-flow", {"vpcId": "vpc-abc", "trafficType": "ALL"}, depends_on=(vpc,)
+    )
+    policy = network.ec2_vpc_missing_flow_logs
+    assert violations(policy, vpc, flow) == []
+    assert violations(policy, vpc, other, flow) == [
+        "Vpc 'acme-vpc-2' has no flow log (aws.ec2.FlowLog)"
+    ]
+
+
+def test_private_subnets_never_map_public_ips() -> None:
+    policy = network.ec2_subnet_disallow_public_ip_on_launch
+    private = {"vpcId": "vpc-1", "cidrBlock": "10.64.0.0/24", "mapPublicIpOnLaunch": True}
+    subnet = res(network.SUBNET, "acme-private-a", private, tags={**TAGS, "tier": "private"})
+    assert violations(policy, subnet) == [
+        "Subnet 'acme-private-a' (tier private) gives instances a public IP on launch"
+    ]
+    public = res(network.SUBNET, "acme-public-a", private, tags={**TAGS, "tier": "public"})
+    result = evaluate(policy, public)
+    assert result.findings == ()
+    assert [n.reason for n in result.not_applicable] == ["subnet is in the public tier 'public'"]
+    closed = res(
+        network.SUBNET,
+        "acme-private-a",
+        changed(private, "mapPublicIpOnLaunch", False),
+        tags={**TAGS, "tier": "private"},
+    )
+    assert violations(policy, closed) == []
