@@ -8,6 +8,7 @@ locked in a mode that admits readers but one allocator at a time.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 
 from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
@@ -24,9 +25,21 @@ def _lock(session: Session) -> None:
         session.execute(text("LOCK TABLE network_allocations IN SHARE ROW EXCLUSIVE MODE"))
 
 
-def _taken(session: Session) -> list[NetworkAllocation]:
+def _taken(
+    session: Session, elsewhere: Mapping[str, ipaddress.IPv4Network]
+) -> list[NetworkAllocation]:
     query = select(NetworkAllocation).order_by(NetworkAllocation.first_address)
-    return list(session.scalars(query))
+    # Networks held by stack files the registry does not know (GitOps tenants) count too.
+    unrecorded = [
+        NetworkAllocation(
+            tenant_id=tenant,
+            cidr=str(network),
+            first_address=int(network.network_address),
+            last_address=int(network.broadcast_address),
+        )
+        for tenant, network in elsewhere.items()
+    ]
+    return [*session.scalars(query), *unrecorded]
 
 
 def _overlapping(
@@ -49,11 +62,18 @@ def _record(session: Session, tenant_id: str, network: ipaddress.IPv4Network) ->
 
 
 def allocate(
-    session: Session, tenant_id: str, pool: ipaddress.IPv4Network, prefix: int
+    session: Session,
+    tenant_id: str,
+    pool: ipaddress.IPv4Network,
+    prefix: int,
+    elsewhere: Mapping[str, ipaddress.IPv4Network] | None = None,
 ) -> ipaddress.IPv4Network:
-    """Give `tenant_id` the lowest free `/prefix` block of `pool`."""
+    """Give `tenant_id` the lowest `/prefix` block of `pool` no tenant uses.
+
+    `elsewhere` maps other tenants to networks outside the registry (their stack files).
+    """
     _lock(session)
-    taken = _taken(session)
+    taken = _taken(session, elsewhere or {})
     for block in pool.subnets(new_prefix=prefix):
         if _overlapping(taken, block) is None:
             _record(session, tenant_id, block)
@@ -64,10 +84,15 @@ def allocate(
     )
 
 
-def reserve(session: Session, tenant_id: str, network: ipaddress.IPv4Network) -> None:
+def reserve(
+    session: Session,
+    tenant_id: str,
+    network: ipaddress.IPv4Network,
+    elsewhere: Mapping[str, ipaddress.IPv4Network] | None = None,
+) -> None:
     """Record a network the tenant's spec chose itself, if no other tenant overlaps it."""
     _lock(session)
-    clash = _overlapping(_taken(session), network)
+    clash = _overlapping(_taken(session, elsewhere or {}), network)
     if clash is not None:
         raise NetworkPoolError(
             f"network.cidr {network} overlaps {clash.cidr} of tenant {clash.tenant_id!r}; "

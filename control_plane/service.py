@@ -9,6 +9,7 @@ operation; the worker does the slow part.
 from __future__ import annotations
 
 import copy
+import ipaddress
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from components.plans import PlanName
 from components.spec import TenantSpec, format_validation_error
+from components.stack_config import InvalidStackError
 from control_plane import cidr
 from control_plane.db import Database
 from control_plane.jobs import JobKind, JobQueue, JobStatus
@@ -29,7 +31,7 @@ from control_plane.lifecycle import Action, TenantState, next_state
 from control_plane.models import Job, Operation, Tenant
 from control_plane.registry import FleetSummary, Registry
 from control_plane.settings import Settings
-from control_plane.stacks import StackFiles
+from control_plane.stacks import StackFiles, UnknownTenantError
 
 
 class InvalidSpecError(ValueError):
@@ -198,16 +200,18 @@ class TenantService:
                     f"register it with `tenantctl tenants create --from-stack {tenant_id}`"
                 )
             session = registry.session
+            elsewhere = self._stack_file_networks(registry, exclude=tenant_id)
             if chosen is None:
                 block = cidr.allocate(
                     session,
                     tenant_id,
                     self.settings.cidr_pool,
                     self.settings.cidr_block_prefix,
+                    elsewhere,
                 )
             else:
                 block = probe.network.cidr
-                cidr.reserve(session, tenant_id, block)
+                cidr.reserve(session, tenant_id, block, elsewhere)
             spec = _validate({**data, "network": {**network, "cidr": str(block)}})
             tenant.cidr = str(block)
             registry.add_spec_version(tenant, spec, actor=actor, reason="create")
@@ -221,12 +225,28 @@ class TenantService:
                 message=f"created on plan {spec.plan.value} with network {block}",
             )
 
+    def _stack_file_networks(
+        self, registry: Registry, *, exclude: str
+    ) -> dict[str, ipaddress.IPv4Network]:
+        """Networks in stack files of tenants the registry does not hold (GitOps tenants)."""
+        registered = {t.id for t in registry.tenants()}
+        networks: dict[str, ipaddress.IPv4Network] = {}
+        for tenant in self.stacks.tenants():
+            if tenant == exclude or tenant in registered:
+                continue
+            try:
+                networks[tenant] = self.stacks.read_spec(tenant).network.cidr
+            except (InvalidStackError, UnknownTenantError):
+                continue  # a file that does not validate cannot be deployed either
+        return networks
+
     def register_stack(self, tenant_id: str, *, actor: str) -> Accepted:
         """Register a tenant from its existing stack file (a GitOps-created stack)."""
         spec = self.stacks.read_spec(tenant_id)
         with self._use_case() as (registry, _files):
             tenant = registry.add_tenant(spec, state=TenantState.PENDING)
-            cidr.reserve(registry.session, tenant_id, spec.network.cidr)
+            elsewhere = self._stack_file_networks(registry, exclude=tenant_id)
+            cidr.reserve(registry.session, tenant_id, spec.network.cidr, elsewhere)
             registry.add_spec_version(tenant, spec, actor=actor, reason="register stack file")
             return self._queue(
                 registry,

@@ -80,6 +80,17 @@ def test_create_with_own_network_rejects_overlap(service: TenantService) -> None
     assert service.show("initech").cidr == "10.64.0.0/20"
 
 
+def test_networks_of_unregistered_stack_files_are_never_handed_out(
+    service: TenantService, stacks: StackFiles
+) -> None:
+    gitops = TenantSpec.model_validate({**spec_data("gitops"), "network": {"cidr": "10.64.0.0/20"}})
+    stacks.write_spec(gitops)  # a tenant added by pull request, not through the registry
+    service.create(spec_data("acme"), actor=ACTOR)
+    assert service.show("acme").cidr == "10.64.16.0/20"
+    with pytest.raises(NetworkPoolError, match=r"overlaps 10\.64\.0\.0/20 of tenant 'gitops'"):
+        service.create(spec_data("globex", network={"cidr": "10.64.0.0/22"}), actor=ACTOR)
+
+
 @pytest.mark.parametrize(
     ("request_data", "expected"),
     [
