@@ -1,0 +1,274 @@
+"""Metering: what a tenant used in a time window, read with boto3 from its own resources.
+
+Three meters, each additive over windows so a billing period can be split at plan changes
+and suspensions and metered piece by piece:
+
+- instance-hours: hourly averages of `AWS/AutoScaling GroupInServiceInstances` of the
+  tenant's autoscaling groups (the bundle enables group metrics collection);
+- storage GB-days: daily `AWS/S3 BucketSizeBytes` of the tenant's buckets, every storage
+  class (invoices divide by the days of the period to get GB-months);
+- alarm-hours: time the tenant's CloudWatch alarms spent in `ALARM`, from their state
+  history (`DescribeAlarmHistory`).
+
+A tenant's resources are found by its `tenant` tag; names are only a pre-filter (the bundle
+prefixes bucket and alarm names with the tenant id).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from mypy_boto3_autoscaling import AutoScalingClient
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_s3 import S3Client
+
+GIB = Decimal(2**30)
+"""Bytes in the GB of a GB-month (AWS bills storage in binary gigabytes)."""
+_MAX_DATAPOINTS = 1440
+"""GetMetricStatistics returns at most this many datapoints per call."""
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class MeteringWindow:
+    """A half-open time range [start, end) in UTC."""
+
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        for name, value in (("start", self.start), ("end", self.end)):
+            if value.tzinfo is None:
+                raise ValueError(f"window {name} {value} is naive; use timezone-aware UTC times")
+        if self.end <= self.start:
+            raise ValueError(f"window end {self.end} is not after its start {self.start}")
+
+    def chunks(self, step: timedelta) -> Iterator[tuple[datetime, datetime]]:
+        """Sub-ranges of at most `_MAX_DATAPOINTS` steps each."""
+        size = step * _MAX_DATAPOINTS
+        start = self.start
+        while start < self.end:
+            end = min(start + size, self.end)
+            yield start, end
+            start = end
+
+    def overlap(self, start: datetime, end: datetime) -> timedelta:
+        """How much of [start, end) lies inside the window."""
+        return max(timedelta(0), min(end, self.end) - max(start, self.start))
+
+
+class TenantResources(BaseModel):
+    """The metered resources of one tenant."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tenant_id: str
+    autoscaling_groups: tuple[str, ...] = ()
+    buckets: tuple[str, ...] = ()
+    alarms: tuple[str, ...] = ()
+
+
+class MeterReading(BaseModel):
+    """Usage of one tenant in one window; readings of adjacent windows add up."""
+
+    model_config = ConfigDict(frozen=True)
+
+    instance_hours: Decimal = Decimal(0)
+    storage_gb_days: Decimal = Decimal(0)
+    alarm_hours: Decimal = Decimal(0)
+
+    def __add__(self, other: MeterReading) -> MeterReading:
+        return MeterReading(
+            instance_hours=self.instance_hours + other.instance_hours,
+            storage_gb_days=self.storage_gb_days + other.storage_gb_days,
+            alarm_hours=self.alarm_hours + other.alarm_hours,
+        )
+
+
+def _tags_match(tags: Sequence[Any], tenant_id: str) -> bool:
+    return any(t["Key"] == "tenant" and t["Value"] == tenant_id for t in tags)
+
+
+def discover_resources(
+    tenant_id: str,
+    *,
+    autoscaling: AutoScalingClient,
+    s3: S3Client,
+    cloudwatch: CloudWatchClient,
+) -> TenantResources:
+    """The tenant's autoscaling groups, buckets and alarms, by their `tenant` tag."""
+    groups: list[str] = []
+    for page in autoscaling.get_paginator("describe_auto_scaling_groups").paginate(
+        Filters=[{"Name": "tag:tenant", "Values": [tenant_id]}]
+    ):
+        groups.extend(g["AutoScalingGroupName"] for g in page["AutoScalingGroups"])
+
+    buckets: list[str] = []
+    for bucket in s3.list_buckets().get("Buckets", []):
+        name = bucket.get("Name", "")
+        if not name.startswith(f"{tenant_id}-"):
+            continue
+        try:
+            tags = s3.get_bucket_tagging(Bucket=name)["TagSet"]
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "NoSuchTagSet":
+                continue
+            raise
+        if _tags_match(tags, tenant_id):
+            buckets.append(name)
+
+    alarms: list[str] = []
+    for alarm_page in cloudwatch.get_paginator("describe_alarms").paginate(
+        AlarmNamePrefix=f"{tenant_id}-", AlarmTypes=["MetricAlarm"]
+    ):
+        for alarm in alarm_page.get("MetricAlarms", []):
+            tags = cloudwatch.list_tags_for_resource(ResourceARN=alarm["AlarmArn"])["Tags"]
+            if _tags_match(tags, tenant_id):
+                alarms.append(alarm["AlarmName"])
+    return TenantResources(
+        tenant_id=tenant_id,
+        autoscaling_groups=tuple(sorted(groups)),
+        buckets=tuple(sorted(buckets)),
+        alarms=tuple(sorted(alarms)),
+    )
+
+
+def alarm_time(
+    initial_state: str, transitions: Sequence[tuple[datetime, str]], window: MeteringWindow
+) -> timedelta:
+    """Time in `ALARM` inside `window`, from the state at its start and later transitions
+    (time, new state) in ascending order."""
+    total = timedelta(0)
+    state, since = initial_state, window.start
+    for at, new_state in transitions:
+        if state == "ALARM":
+            total += window.overlap(since, at)
+        state, since = new_state, max(at, window.start)
+    if state == "ALARM":
+        total += window.overlap(since, window.end)
+    return total
+
+
+def _hours(delta: timedelta) -> Decimal:
+    return Decimal(int(delta.total_seconds())) / Decimal(3600)
+
+
+class UsageMeter:
+    """Reads the three meters of a tenant from CloudWatch."""
+
+    def __init__(self, cloudwatch: CloudWatchClient) -> None:
+        self._cloudwatch = cloudwatch
+
+    def measure(self, resources: TenantResources, window: MeteringWindow) -> MeterReading:
+        return MeterReading(
+            instance_hours=self.instance_hours(resources.autoscaling_groups, window),
+            storage_gb_days=self.storage_gb_days(resources.buckets, window),
+            alarm_hours=self.alarm_hours(resources.alarms, window),
+        )
+
+    def instance_hours(self, groups: Sequence[str], window: MeteringWindow) -> Decimal:
+        """Hourly average in-service instances, summed over the window's hours."""
+        total = Decimal(0)
+        for group in groups:
+            total += self._sum_of_averages(
+                "AWS/AutoScaling",
+                "GroupInServiceInstances",
+                [{"Name": "AutoScalingGroupName", "Value": group}],
+                window,
+                HOUR,
+            )
+        return total
+
+    def storage_gb_days(self, buckets: Sequence[str], window: MeteringWindow) -> Decimal:
+        """Daily bucket sizes (every storage class) in GB, summed over the window's days."""
+        total_bytes = Decimal(0)
+        for bucket in buckets:
+            storage_types: set[str] = set()
+            for page in self._cloudwatch.get_paginator("list_metrics").paginate(
+                Namespace="AWS/S3",
+                MetricName="BucketSizeBytes",
+                Dimensions=[{"Name": "BucketName", "Value": bucket}],
+            ):
+                for metric in page.get("Metrics", []):
+                    storage_types.update(
+                        d["Value"]
+                        for d in metric.get("Dimensions", [])
+                        if d["Name"] == "StorageType"
+                    )
+            for storage_type in sorted(storage_types):
+                total_bytes += self._sum_of_averages(
+                    "AWS/S3",
+                    "BucketSizeBytes",
+                    [
+                        {"Name": "BucketName", "Value": bucket},
+                        {"Name": "StorageType", "Value": storage_type},
+                    ],
+                    window,
+                    DAY,
+                )
+        return total_bytes / GIB
+
+    def alarm_hours(self, alarms: Sequence[str], window: MeteringWindow) -> Decimal:
+        """Hours each alarm spent in `ALARM` inside the window, summed."""
+        total = timedelta(0)
+        for alarm in alarms:
+            transitions: list[tuple[datetime, str, str]] = []
+            # History from the window's start onwards: the first transition's old state is the
+            # state at the start; with none at all, the current state held all along.
+            for page in self._cloudwatch.get_paginator("describe_alarm_history").paginate(
+                AlarmName=alarm,
+                HistoryItemType="StateUpdate",
+                StartDate=window.start,
+                EndDate=max(window.end, datetime.now(UTC)),
+                ScanBy="TimestampAscending",
+            ):
+                for item in page.get("AlarmHistoryItems", []):
+                    data = json.loads(item.get("HistoryData", "{}"))
+                    transitions.append(
+                        (
+                            item["Timestamp"],
+                            data["oldState"]["stateValue"],
+                            data["newState"]["stateValue"],
+                        )
+                    )
+            if transitions:
+                initial = transitions[0][1]
+            else:
+                described = self._cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"]
+                initial = described[0]["StateValue"] if described else "OK"
+            total += alarm_time(initial, [(at, new) for at, _, new in transitions], window)
+        return _hours(total)
+
+    def _sum_of_averages(
+        self,
+        namespace: str,
+        metric: str,
+        dimensions: list[Any],
+        window: MeteringWindow,
+        step: timedelta,
+    ) -> Decimal:
+        """The sum of per-step averages: instance-hours for hourly steps, byte-days for daily."""
+        total = Decimal(0)
+        for start, end in window.chunks(step):
+            response = self._cloudwatch.get_metric_statistics(
+                Namespace=namespace,
+                MetricName=metric,
+                Dimensions=dimensions,
+                StartTime=start,
+                EndTime=end,
+                Period=int(step.total_seconds()),
+                Statistics=["Average"],
+            )
+            for point in response["Datapoints"]:
+                total += Decimal(str(point.get("Average", 0.0)))
+        return total

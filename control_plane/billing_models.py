@@ -1,0 +1,67 @@
+"""The billing tables: received events (deduplicated by event id), subscription ledgers and
+invoices. They share the registry's `Base`, so one migration history covers the schema."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Date, Index, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from control_plane.models import Base, utcnow
+
+
+class BillingEventRecord(Base):
+    """One verified delivery, stored once per event id with what it did."""
+
+    __tablename__ = "billing_events"
+    __table_args__ = (Index("ix_billing_events_subscription", "subscription_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    """The billing system's event id (`evt_...`): the deduplication key."""
+    type: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    """When the billing system created the event (orders deliveries)."""
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    livemode: Mapped[bool] = mapped_column(Boolean, default=False)
+    subscription_id: Mapped[str | None] = mapped_column(String(255))
+    tenant_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    """`applied`, `unchanged` or `ignored`."""
+    action: Mapped[str | None] = mapped_column(String(32))
+    """The lifecycle action the event caused, if any."""
+    reason: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    """The raw signed body, for the audit trail."""
+
+
+class SubscriptionLedger(Base):
+    """The folded state of one subscription (`control_plane.billing.ledger`)."""
+
+    __tablename__ = "billing_subscriptions"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    tenant_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class InvoiceRecord(Base):
+    """An issued invoice; lines as JSON, amounts exact."""
+
+    __tablename__ = "invoices"
+    __table_args__ = (UniqueConstraint("tenant_id", "period_start"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    """`INV-<yyyy><mm>-<seq>`."""
+    tenant_id: Mapped[str] = mapped_column(String(32), index=True)
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    currency: Mapped[str] = mapped_column(String(3))
+    total: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    document: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """The whole invoice (`Invoice.model_dump(mode="json")`)."""
+    issued_at: Mapped[datetime] = mapped_column(default=utcnow)
