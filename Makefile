@@ -18,15 +18,22 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# PostgreSQL-backed queue tests run when scripts/postgres.sh can start a local server.
+# The PostgreSQL variants of the registry and queue tests need a local server: CI must
+# have one; elsewhere they skip, saying why, when scripts/postgres.sh cannot start it.
 test: lint
-	eval "$$(bash scripts/postgres.sh 2>/dev/null)"; $(PY) -m pytest -n 2 -q
+	@pg_env="$$(bash scripts/postgres.sh)" || { \
+		if [ -n "$$CI" ]; then echo "CI needs PostgreSQL for the queue tests" >&2; exit 1; fi; \
+		echo "PostgreSQL unavailable: its test variants will be skipped" >&2; }; \
+	eval "$$pg_env"; $(PY) -m pytest -n 2 -q
 
 demo: setup
-	$(BIN)/tenantctl plan --all
+	$(BIN)/tenantctl demo
 
 plan: setup
 	$(BIN)/tenantctl plan --all
+
+check: setup
+	$(BIN)/tenantctl check --all
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -69,8 +69,8 @@ def plan(
 
     Prints each tenant's resource tree (type, name, key inputs) with counts per type.
     """
-    console = Console()
-    errors = Console(stderr=True)
+    console = Console(emoji=False)
+    errors = Console(stderr=True, emoji=False)
     files = StackFiles(stacks_dir)
     known = files.tenants()
     if all_tenants == bool(tenants):

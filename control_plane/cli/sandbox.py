@@ -29,7 +29,7 @@ def sandbox(
     ] = None,
 ) -> None:
     """Run a moto server as the AWS endpoint of `tenantctl up`; Ctrl-C stops it."""
-    console = Console()
+    console = Console(emoji=False)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     try:
