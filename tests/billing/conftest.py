@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from control_plane.billing.app import create_app
 from control_plane.billing.settings import BillingSettings
 from control_plane.billing.store import InMemoryBillingStore, SqlBillingStore
 from control_plane.db import Database, open_database
 from tests.billing.billing_helpers import OLD_SECRET, SECRET, Clock, Sender
+from tests.postgres import postgres_test_url
 
 
 @pytest.fixture
@@ -52,35 +50,13 @@ def sender(
         yield Sender(client, clock)
 
 
-POSTGRES_URL_VARIABLE = "TENANTS_TEST_POSTGRES_URL"
-
-
-def _postgres_url() -> str:
-    """The test server's URL on an empty schema of this xdist worker's own."""
-    url = os.environ.get(POSTGRES_URL_VARIABLE)
-    if not url:
-        pytest.skip(
-            f"{POSTGRES_URL_VARIABLE} is not set; start a server with "
-            f"`eval $(scripts/postgres.sh)` to run the PostgreSQL variant"
-        )
-    schema = f"billing_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
-    admin = Database(url)
-    with admin.engine.begin() as connection:
-        connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    admin.dispose()
-    return (
-        make_url(url)
-        .update_query_dict({"options": f"-csearch_path={schema}"})
-        .render_as_string(hide_password=False)
-    )
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     """The registry with the billing tables: a SQLite file, and PostgreSQL when configured."""
-    sqlite = f"sqlite:///{tmp_path / 'registry.db'}"
-    url = sqlite if request.param == "sqlite" else _postgres_url()
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'registry.db'}"
+    else:
+        url = postgres_test_url("billing")
     database = open_database(url)
     yield database
     database.dispose()
