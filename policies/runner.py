@@ -6,16 +6,14 @@ state, so one process plans one stack at a time). Results keep the selection's o
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from components.stack_config import InvalidStackError, engine_config
-from control_plane.offline import PlanError, plan_config
+from control_plane.offline import PlanError, plan_config, planner_pool
 from control_plane.plan_model import TenantPlan
 from control_plane.stacks import StackFiles, UnknownTenantError
 from policies.config import PackConfig
@@ -110,20 +108,6 @@ def _vpc_cidrs(plan: TenantPlan) -> tuple[str, ...]:
     return tuple(str(r.inputs["cidrBlock"]) for r in plan.by_type(VPC) if r.inputs.get("cidrBlock"))
 
 
-# Not `fork`: after a plan the SDK leaves threads and held locks behind, and a child forked
-# from such a process can hang. A fork server forks clean children from a process that has
-# only imported the program and the pack, so each worker still starts warm.
-_PRELOAD = ["policies.runner", "components.bundle"]
-
-
-def _pool_context() -> multiprocessing.context.BaseContext:
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(_PRELOAD)
-        return context
-    return multiprocessing.get_context("spawn")
-
-
 def _check_one(job: tuple[Path, PackConfig | None]) -> TenantReport:
     return check_stack_file(*job)
 
@@ -143,9 +127,7 @@ def check_stacks(
     if count <= 1 or len(jobs) <= 1:
         reports = [_check_one(job) for job in jobs]
     else:
-        with ProcessPoolExecutor(
-            max_workers=min(count, len(jobs)), mp_context=_pool_context()
-        ) as pool:
+        with planner_pool(min(count, len(jobs)), preload=[__name__]) as pool:
             reports = list(pool.map(_check_one, jobs))
     fleet = fleet_findings(
         read_fleet(stacks_dir), {r.tenant: r.network_cidrs for r in reports}, selected
