@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import runpy
 import time
 from typing import Any
 
@@ -24,7 +25,8 @@ from pulumi.runtime.sync_await import _sync_await
 
 from components.plans import PlanName
 from components.spec import TenantSpec
-from control_plane.offline import plan_spec, without_source_positions
+from components.stack_config import PROJECT_NAME, engine_config
+from control_plane.offline import PROGRAM, plan_spec, without_source_positions
 from control_plane.plan_model import TenantPlan
 
 _REGIONS = {"eu": "eu-west-1", "us": "us-east-1"}
@@ -51,7 +53,7 @@ class _TrivialMocks(pulumi.runtime.Mocks):
         return f"{args.name}-id", args.inputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[Any]]:
-        return {}, []
+        return {"accountId": "123456789012"}, []
 
 
 def floor(plans: list[TenantPlan]) -> float:
@@ -66,6 +68,25 @@ def floor(plans: list[TenantPlan]) -> float:
         for plan in plans:
             _register_flat(plan)
     return time.perf_counter() - started
+
+
+def program_under_trivial_mocks(specs: list[TenantSpec]) -> float:
+    """Seconds the SDK takes to run the real program with trivial mocks and no recording:
+    the program's own cost, without the planner's realistic ids, ARNs and bookkeeping."""
+    started = time.perf_counter()
+    with without_source_positions():
+        for spec in specs:
+            runtime_settings.ROOT.set(None)
+            pulumi.runtime.set_mocks(
+                _TrivialMocks(), project=PROJECT_NAME, stack=spec.tenant_id, preview=True
+            )
+            pulumi.runtime.set_all_config(engine_config(spec))
+            _sync_await(run_pulumi_func(_run_program))
+    return time.perf_counter() - started
+
+
+def _run_program() -> None:
+    runpy.run_path(str(PROGRAM), run_name="__main__")
 
 
 def _register_flat(plan: TenantPlan) -> None:
@@ -96,6 +117,7 @@ def main() -> None:
 
     floor(plans[:1])  # warm-up
     floor_seconds = floor(plans)
+    program_seconds = program_under_trivial_mocks(specs)
 
     per_resource = bundle_seconds / resources * 1000
     floor_per_resource = floor_seconds / resources * 1000
@@ -106,8 +128,11 @@ def main() -> None:
     per_tenant = bundle_seconds * 1000 / args.tenants
     print(f"bundle: {per_tenant:.1f} ms/tenant, {per_resource:.3f} ms/resource")
     print(f"SDK floor (same resources, bare, trivial mocks): {floor_per_resource:.3f} ms/resource")
+    program_per_resource = program_seconds / resources * 1000
+    print(f"same program, trivial mocks, no recording: {program_per_resource:.3f} ms/resource")
     ratio = per_resource / floor_per_resource
     print(f"ratio bundle/floor per resource: {ratio:.2f}x (target <= 1.3x)")
+    print(f"planner overhead over the bare program: {per_resource / program_per_resource:.2f}x")
 
 
 if __name__ == "__main__":

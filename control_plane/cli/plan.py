@@ -97,7 +97,7 @@ def plan(
         for tenant_plan in plans:
             _print_plan(console, tenant_plan)
     for failure in failures:
-        errors.print(f"[red]error:[/] {escape(failure.error)}", highlight=False)
+        errors.print(f"[red]error:[/] {escape(failure.error)}", highlight=False, soft_wrap=True)
     if failures:
         raise typer.Exit(1)
 
