@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from components.spec import TenantSpec
@@ -99,7 +100,11 @@ class Registry:
             cidr=str(spec.network.cidr),
         )
         self.session.add(tenant)
-        self.session.flush()
+        try:
+            self.session.flush()
+        except IntegrityError:
+            # A concurrent create of the same id won the race (PostgreSQL, read committed).
+            raise TenantExistsError(f"tenant {spec.tenant_id!r} already exists") from None
         return tenant
 
     def add_spec_version(

@@ -351,3 +351,16 @@ def test_the_worker_rides_out_an_unreachable_registry(
     monkeypatch.setattr("control_plane.worker.REGISTRY_RETRY_SECONDS", 0.0)
     assert worker.drain() == 1
     assert service.show("acme").display_state == "active (plan)"
+
+
+def test_a_create_that_loses_the_race_for_its_id_is_told_the_tenant_exists(
+    service: TenantService, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service.create(spec_data("acme"), actor=ACTOR)
+    before = row_counts(database)
+    # The other request committed between this one's existence check and its insert.
+    monkeypatch.setattr("sqlalchemy.orm.Session.get", lambda *_args, **_kwargs: None)
+    with pytest.raises(TenantExistsError, match="tenant 'acme' already exists"):
+        service.create(spec_data("acme"), actor=ACTOR)
+    monkeypatch.undo()
+    assert row_counts(database) == before
