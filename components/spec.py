@@ -52,6 +52,14 @@ REGIONS_BY_RESIDENCY: dict[Residency, tuple[str, ...]] = {
     Residency.APAC: ("ap-southeast-1", "ap-southeast-2", "ap-northeast-1"),
 }
 
+SUPPORTED_REGIONS: tuple[str, ...] = tuple(r for rs in REGIONS_BY_RESIDENCY.values() for r in rs)
+
+
+def residency_of(region: str) -> Residency | None:
+    """The residency a region belongs to; `None` for a region no residency allows."""
+    return next((res for res, regions in REGIONS_BY_RESIDENCY.items() if region in regions), None)
+
+
 # CloudWatch Logs accepts only these retention values.
 LOG_RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,

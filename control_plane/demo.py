@@ -14,7 +14,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -109,8 +109,11 @@ class Demo:
         )
         secret = "whsec_" + secrets.token_hex(16)
         billing = BillingSettings(webhook_secrets=(secret,), suspension_grace=SUSPENSION_GRACE)
+        runner = make_runner(settings)
         with ExitStack() as stack:
-            stack.enter_context(self._sandbox_if_deploying(settings))
+            if runner.mode is RunMode.DEPLOY:
+                # With the pulumi CLI the runner deploys: give it a moto sandbox, never real AWS.
+                stack.enter_context(Sandbox(settings.data_dir, port=_free_port()))
             database = open_database(settings.registry_url)
             stack.callback(database.dispose)
             store = SqlBillingStore(database)
@@ -123,21 +126,15 @@ class Demo:
                 database=database,
                 service=service,
                 reconciler=BillingReconciler(database, service),
-                worker=Worker(database, settings, make_runner(settings), stacks=stacks),
+                worker=Worker(database, settings, runner, stacks=stacks),
                 webhook_url=f"{url}/hooks/billing",
                 secret=secret,
             )
 
-    def _sandbox_if_deploying(self, settings: Settings) -> AbstractContextManager[Any]:
-        # With the pulumi CLI the runner deploys: give it a moto sandbox, never real AWS.
-        if make_runner(settings).mode is RunMode.DEPLOY:
-            return Sandbox(settings.data_dir, port=_free_port())
-        return nullcontext()
-
     # --- steps ------------------------------------------------------------------------
 
     def _intro(self, services: _Services) -> None:
-        mode = make_runner(services.settings).mode
+        mode = services.worker.runner.mode
         how = (
             "offline plans under the Pulumi SDK's mocks (no pulumi CLI here): nothing is deployed"
             if mode is RunMode.PLAN

@@ -30,6 +30,7 @@ from typing import Any
 import pulumi
 import pulumi.runtime
 from pulumi.runtime import resource as sdk_resource
+from pulumi.runtime import rpc
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.proto import source_pb2
@@ -39,7 +40,7 @@ from pulumi.runtime.sync_await import _sync_await
 from components.spec import TenantSpec
 from components.stack_config import PROJECT_NAME, InvalidStackError, engine_config
 from control_plane.plan_model import PlanFailure, PlannedResource, TenantPlan
-from control_plane.stacks import PROJECT_ROOT, StackFiles, UnknownTenantError
+from control_plane.stacks import PROJECT_ROOT, StackFiles, UnknownTenantError, stack_name
 
 PROGRAM = PROJECT_ROOT / "__main__.py"
 ACCOUNT_ID = "123456789012"
@@ -57,7 +58,7 @@ def plan_spec(spec: TenantSpec, aws_endpoint: str | None = None) -> TenantPlan:
 
 def plan_stack_file(path: Path) -> TenantPlan:
     """Plan one `stacks/Pulumi.<tenant>.yaml`; `InvalidStackError` lists every bad field."""
-    tenant = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+    tenant = stack_name(path)
     files = StackFiles(path.parent)
     spec = files.read_spec(tenant)
     return plan_spec(spec)
@@ -168,7 +169,7 @@ def planner_pool(workers: int, preload: Sequence[str] = ()) -> ProcessPoolExecut
 
 
 def _plan_or_failure(path: Path) -> TenantPlan | PlanFailure:
-    tenant = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+    tenant = stack_name(path)
     try:
         return plan_stack_file(path)
     except (InvalidStackError, UnknownTenantError, PlanError) as error:
@@ -240,7 +241,6 @@ class _RecordingMonitor(MockMonitor):
 
 
 SECRET_PLACEHOLDER = "[secret]"
-_SECRET_SIGNATURE = ("4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270")
 # Outputs the provider marks secret although no input was.
 _SECRET_OUTPUTS = {"random:index/randomPassword:RandomPassword": ("result", "bcryptHash")}
 
@@ -248,7 +248,7 @@ _SECRET_OUTPUTS = {"random:index/randomPassword:RandomPassword": ("result", "bcr
 def _redact(value: Any, secret_keys: tuple[str, ...] = ()) -> Any:
     """Replace secret values (the engine's secret envelopes) so a plan never shows them."""
     if isinstance(value, dict):
-        if value.get(_SECRET_SIGNATURE[0]) == _SECRET_SIGNATURE[1]:
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
             return SECRET_PLACEHOLDER
         return {k: SECRET_PLACEHOLDER if k in secret_keys else _redact(v) for k, v in value.items()}
     if isinstance(value, list):

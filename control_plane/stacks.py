@@ -27,6 +27,11 @@ class UnknownTenantError(LookupError):
         self.known = known
 
 
+def stack_name(path: Path) -> str:
+    """The stack (tenant) a `Pulumi.<stack>.yaml` file belongs to."""
+    return path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+
+
 class StackFiles:
     """Reads and writes the per-tenant stack files of one stacks directory."""
 
@@ -35,9 +40,7 @@ class StackFiles:
 
     def tenants(self) -> list[str]:
         """Stack names that have a file, sorted."""
-        return sorted(
-            p.name[len("Pulumi.") : -len(".yaml")] for p in self.root.glob("Pulumi.*.yaml")
-        )
+        return sorted(stack_name(p) for p in self.root.glob("Pulumi.*.yaml"))
 
     def path(self, tenant: str) -> Path:
         return self.root / f"Pulumi.{tenant}.yaml"

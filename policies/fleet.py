@@ -13,13 +13,12 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pulumi_policy import EnforcementLevel, Severity
 
+from components.stack_config import SPEC_KEY, InvalidStackError
+from control_plane.stacks import StackFiles, UnknownTenantError
 from policies.frameworks import Control, iso, pci, soc2
 from policies.gate import Finding
-
-SPEC_KEY = "tenants:spec"
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -86,28 +85,27 @@ class StackEntry:
     cidr: str | None
 
 
-def _spec(path: Path) -> Mapping[str, Any]:
+def _spec(files: StackFiles, stack: str) -> Mapping[str, Any]:
     try:
-        document = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError):
+        spec = files.read_config(stack).get(SPEC_KEY)
+    except (InvalidStackError, UnknownTenantError, OSError):
         return {}
-    config = document.get("config") if isinstance(document, dict) else None
-    spec = config.get(SPEC_KEY) if isinstance(config, dict) else None
     return spec if isinstance(spec, dict) else {}
 
 
 def read_fleet(stacks_dir: Path) -> list[StackEntry]:
     """Every `Pulumi.<stack>.yaml` of the directory, in name order."""
+    files = StackFiles(stacks_dir)
     entries = []
-    for path in sorted(stacks_dir.glob("Pulumi.*.yaml")):
-        spec = _spec(path)
+    for stack in files.tenants():
+        spec = _spec(files, stack)
         network = spec.get("network")
         cidr = network.get("cidr") if isinstance(network, dict) else None
         tenant_id = spec.get("tenant_id")
         entries.append(
             StackEntry(
-                stack=path.name.removeprefix("Pulumi.").removesuffix(".yaml"),
-                stack_file=str(path),
+                stack=stack,
+                stack_file=str(files.path(stack)),
                 tenant_id=str(tenant_id) if tenant_id is not None else None,
                 cidr=str(cidr) if cidr is not None else None,
             )

@@ -15,7 +15,7 @@ from pathlib import Path
 from components.stack_config import InvalidStackError, engine_config
 from control_plane.offline import PlanError, plan_config, planner_pool
 from control_plane.plan_model import TenantPlan
-from control_plane.stacks import StackFiles, UnknownTenantError
+from control_plane.stacks import StackFiles, UnknownTenantError, stack_name
 from policies.config import PackConfig
 from policies.fleet import INVALID_STACK, fleet_findings, read_fleet
 from policies.gate import Finding, NotApplicable, evaluate_plan
@@ -60,7 +60,7 @@ class CheckResult:
 
 def check_stack_file(path: Path, pack_config: PackConfig | None = None) -> TenantReport:
     """Plan one stack file offline and evaluate the pack on it."""
-    tenant = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+    tenant = stack_name(path)
     started = time.perf_counter()
     try:
         spec = StackFiles(path.parent).read_spec(tenant)

@@ -15,8 +15,7 @@ import pulumi
 
 from components.plans import Plan, PlanName, get_plan
 from components.spec import REGIONS_BY_RESIDENCY, Residency
-
-SPEC_CONFIG_KEY = "tenants:spec"
+from components.stack_config import SPEC_KEY
 
 
 def plan_of(tags: Mapping[str, str]) -> Plan | None:
@@ -29,7 +28,7 @@ def plan_of(tags: Mapping[str, str]) -> Plan | None:
 
 def stack_spec() -> Mapping[str, Any] | None:
     """The stack's `tenants:spec` config as a mapping, when the engine provided it."""
-    raw = pulumi.runtime.get_config(SPEC_CONFIG_KEY)
+    raw = pulumi.runtime.get_config(SPEC_KEY)
     if not raw:
         return None
     try:
@@ -45,6 +44,3 @@ def residency_regions(residency: str) -> tuple[str, ...] | None:
         return REGIONS_BY_RESIDENCY[Residency(residency)]
     except ValueError:
         return None
-
-
-ALL_REGIONS: tuple[str, ...] = tuple(r for rs in REGIONS_BY_RESIDENCY.values() for r in rs)

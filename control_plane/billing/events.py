@@ -22,7 +22,13 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from components.plans import PlanName
-from components.spec import REGIONS_BY_RESIDENCY, Residency, TenantId
+from components.spec import (
+    REGIONS_BY_RESIDENCY,
+    SUPPORTED_REGIONS,
+    Residency,
+    TenantId,
+    residency_of,
+)
 from control_plane.billing.settings import BillingSettings
 
 MAX_CREATED = 32_503_680_000
@@ -411,17 +417,16 @@ def _tenant_metadata(metadata: dict[str, str]) -> _TenantMetadata:
 
 
 def _residency(metadata: _TenantMetadata) -> Residency:
-    owners = [r for r, regions in REGIONS_BY_RESIDENCY.items() if metadata.region in regions]
-    if not owners:
-        known = ", ".join(r for regions in REGIONS_BY_RESIDENCY.values() for r in regions)
+    owner = residency_of(metadata.region)
+    if owner is None:
         raise MalformedEvent(
             f"data.object.metadata.region: {metadata.region!r} is not a supported region; "
-            f"supported: {known}"
+            f"supported: {', '.join(SUPPORTED_REGIONS)}"
         )
-    if metadata.residency is not None and metadata.residency not in owners:
+    if metadata.residency is not None and metadata.residency is not owner:
         raise MalformedEvent(
             f"data.object.metadata.region: {metadata.region!r} is outside residency "
             f"{metadata.residency.value!r}; allowed: "
             f"{', '.join(REGIONS_BY_RESIDENCY[metadata.residency])}"
         )
-    return owners[0]
+    return owner

@@ -17,7 +17,6 @@ from typing import Annotated, Any
 import httpx
 import typer
 import uvicorn
-from pydantic import ValidationError
 from rich.table import Table
 
 from components.plans import PlanName
@@ -27,7 +26,15 @@ from control_plane.billing.samples import encode, invoice_event, subscription_ev
 from control_plane.billing.settings import BillingSettings
 from control_plane.billing.signature import SIGNATURE_HEADER, signature_header
 from control_plane.billing.store import SqlBillingStore
-from control_plane.cli.context import JsonOption, fail, out, print_json, registry, user_errors
+from control_plane.cli.context import (
+    JsonOption,
+    fail,
+    load_settings,
+    out,
+    print_json,
+    registry,
+    user_errors,
+)
 from control_plane.service import TenantService
 
 billing_app = typer.Typer(
@@ -39,17 +46,6 @@ billing_app = typer.Typer(
 
 def register(app: typer.Typer) -> None:
     app.add_typer(billing_app)
-
-
-def load_billing_settings() -> BillingSettings:
-    try:
-        return BillingSettings()
-    except ValidationError as error:
-        problems = "; ".join(
-            f"TENANTS_BILLING_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
-            for e in error.errors(include_url=False)
-        )
-        raise fail(f"invalid billing configuration: {problems}") from None
 
 
 def _print_steps(steps: list[ReconcileStep]) -> None:
@@ -85,7 +81,7 @@ def serve(
     ] = 2.0,
 ) -> None:
     """Run the webhook (and the reconciler) until interrupted."""
-    billing = load_billing_settings()
+    billing = load_settings(BillingSettings)
     with registry() as (settings, database), user_errors():
         store = SqlBillingStore(database)
         stop = threading.Event()
@@ -171,7 +167,7 @@ def send(
     ] = "http://127.0.0.1:8088/hooks/billing",
 ) -> None:
     """Sign a realistic event with the first configured secret and post it to the hook."""
-    billing = load_billing_settings()
+    billing = load_settings(BillingSettings)
     now = int(time.time())
     body = encode(
         sample_event(

@@ -7,10 +7,11 @@ import getpass
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
+from pydantic_settings import BaseSettings
 from rich.console import Console
 from rich.markup import escape
 
@@ -52,6 +53,8 @@ ActorOption = Annotated[
 ]
 
 # No emoji codes: ARNs such as `...:secret:tenants/...` must print verbatim.
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+
 out = Console(emoji=False)
 err = Console(stderr=True, emoji=False)
 
@@ -61,12 +64,14 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def load_settings() -> Settings:
+def load_settings(kind: type[SettingsT]) -> SettingsT:
+    """Settings of `kind` from the environment; a bad variable is named with its problem."""
+    prefix = kind.model_config.get("env_prefix", "")
     try:
-        return Settings()
+        return kind()
     except ValidationError as error:
         problems = "; ".join(
-            f"TENANTS_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
+            f"{prefix}{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
             for e in error.errors(include_url=False)
         )
         raise fail(f"invalid configuration: {problems}") from None
@@ -75,7 +80,7 @@ def load_settings() -> Settings:
 @contextmanager
 def registry() -> Iterator[tuple[Settings, Database]]:
     """The settings and the migrated registry, closed afterwards."""
-    settings = load_settings()
+    settings = load_settings(Settings)
     database = open_database(settings.registry_url)
     try:
         yield settings, database

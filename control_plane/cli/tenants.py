@@ -16,7 +16,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from components.plans import PlanName
-from components.spec import REGIONS_BY_RESIDENCY, Residency
+from components.spec import SUPPORTED_REGIONS, Residency, residency_of
 from control_plane.cli.context import (
     ActorOption,
     JsonOption,
@@ -88,12 +88,12 @@ def read_spec_file(path: Path) -> dict[str, Any]:
     return document
 
 
-def residency_of(region: str) -> str:
-    for residency, regions in REGIONS_BY_RESIDENCY.items():
-        if region in regions:
-            return residency.value
-    known = ", ".join(r for regions in REGIONS_BY_RESIDENCY.values() for r in regions)
-    raise InvalidSpecError(f"region {region!r} is not supported; known regions: {known}")
+def _residency_of(region: str) -> str:
+    residency = residency_of(region)
+    if residency is None:
+        known = ", ".join(SUPPORTED_REGIONS)
+        raise InvalidSpecError(f"region {region!r} is not supported; known regions: {known}")
+    return residency.value
 
 
 @tenants_app.command("create")
@@ -140,7 +140,7 @@ def create(
             if residency is not None:
                 data["residency"] = residency.value
             elif "residency" not in data and "region" in data:
-                data["residency"] = residency_of(str(data["region"]))
+                data["residency"] = _residency_of(str(data["region"]))
             if network is not None:
                 data.setdefault("network", {})["cidr"] = network
             if contact:

@@ -9,6 +9,7 @@ from typing import Any
 
 from pulumi_policy import ResourceValidationArgs, Severity, StackValidationArgs
 
+from components.spec import SUPPORTED_REGIONS
 from policies.define import Report, StackReport, of_type, resource_policy, stack_policy
 from policies.frameworks import hipaa, iso, pci, soc2
 from policies.iam_documents import (
@@ -29,7 +30,7 @@ from policies.props import (
     tags_of,
 )
 from policies.rules.compute import AUTOSCALING_GROUP, INSTANCE, LAUNCH_TEMPLATE
-from policies.tenancy import ALL_REGIONS, plan_of, residency_regions, stack_spec
+from policies.tenancy import plan_of, residency_regions, stack_spec
 
 AWS_PROVIDER = "pulumi:providers:aws"
 DATA_TYPES = (
@@ -159,7 +160,7 @@ tenant_region_enforce_residency = resource_policy(
         "allowedRegions": {
             "type": "array",
             "items": {"type": "string"},
-            "default": list(ALL_REGIONS),
+            "default": list(SUPPORTED_REGIONS),
             "description": "Regions allowed when the stack's residency is not known.",
         }
     },
