@@ -15,7 +15,7 @@ from pathlib import Path
 
 from components.plans import PlanName
 from components.spec import TenantSpec
-from control_plane.stacks import StackFiles
+from planner.stacks import StackFiles
 from policies.runner import CheckResult, check_stacks
 
 _REGIONS = {"eu": "eu-west-1", "us": "us-east-1", "apac": "ap-southeast-2"}

@@ -20,17 +20,13 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from components.spec import TenantSpec
-from control_plane.db import Database, open_database
-from control_plane.jobs import JobKind, JobQueue
-from control_plane.runners.base import (
-    EventSink,
-    RunMode,
-    RunResult,
-    StackOperation,
-)
+from control_plane.queue.jobs import JobKind, JobQueue
+from control_plane.queue.worker import run_processes, run_threads
+from control_plane.registry.database import Database, open_database
+from control_plane.registry.runs import RunMode, RunResult, StackOperation
+from control_plane.runners.base import EventSink
 from control_plane.service import TenantService
 from control_plane.settings import Settings
-from control_plane.worker import run_processes, run_threads
 
 BENCH_SCHEMA = "queue_benchmark"
 

@@ -15,9 +15,9 @@ from functools import partial
 from pathlib import Path
 
 from components.spec import TenantSpec
-from control_plane.offline import plan_spec
-from control_plane.plan_model import TenantPlan
 from control_plane.runners.offline import OfflineRunner, pack_violations
+from planner.model import TenantPlan
+from planner.program import plan_spec
 
 
 def _spec(tenant: str, **overrides: object) -> TenantSpec:

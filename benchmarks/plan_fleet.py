@@ -26,8 +26,8 @@ from pulumi.runtime.sync_await import _sync_await
 from components.plans import PlanName
 from components.spec import TenantSpec
 from components.stack_config import PROJECT_NAME, engine_config
-from control_plane.offline import PROGRAM, plan_spec, without_source_positions
-from control_plane.plan_model import TenantPlan
+from planner.model import TenantPlan
+from planner.program import PROGRAM, plan_spec, without_source_positions
 
 _REGIONS = {"eu": "eu-west-1", "us": "us-east-1"}
 

@@ -30,8 +30,8 @@ from control_plane.billing.samples import encode, subscription_event
 from control_plane.billing.settings import BillingSettings
 from control_plane.billing.signature import signature_header
 from control_plane.billing.store import SqlBillingStore
-from control_plane.billing_models import BillingEventRecord
-from control_plane.db import open_database
+from control_plane.registry.billing_models import BillingEventRecord
+from control_plane.registry.database import open_database
 
 SECRET = "whsec_benchmark_secret"
 PLANS = tuple(PlanName)

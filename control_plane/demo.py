@@ -37,14 +37,14 @@ from control_plane.billing.samples import encode, invoice_event, subscription_ev
 from control_plane.billing.settings import BillingSettings
 from control_plane.billing.signature import SIGNATURE_HEADER, signature_header
 from control_plane.billing.store import SqlBillingStore
-from control_plane.db import Database, open_database
-from control_plane.runners.base import RunMode
+from control_plane.queue.worker import Worker
+from control_plane.registry.database import Database, open_database
+from control_plane.registry.runs import RunMode
 from control_plane.runners.factory import make_runner
-from control_plane.sandbox import Sandbox
+from control_plane.runners.sandbox import Sandbox
 from control_plane.service import TenantService
 from control_plane.settings import Settings
-from control_plane.stacks import StackFiles
-from control_plane.worker import Worker
+from planner.stacks import StackFiles
 
 TENANT = "demo-co"
 REGION = "eu-west-1"

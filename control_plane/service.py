@@ -24,14 +24,14 @@ from sqlalchemy.orm import Session
 from components.plans import PlanName
 from components.spec import TenantSpec, format_validation_error
 from components.stack_config import InvalidStackError
-from control_plane import cidr
-from control_plane.db import Database
-from control_plane.jobs import JobKind, JobQueue, JobStatus
-from control_plane.lifecycle import Action, TenantState, next_state
-from control_plane.models import Job, Operation, Tenant
-from control_plane.registry import FleetSummary, Registry
+from control_plane.queue.jobs import JobKind, JobQueue, JobStatus
+from control_plane.registry import cidr
+from control_plane.registry.database import Database
+from control_plane.registry.lifecycle import Action, TenantState, next_state
+from control_plane.registry.models import Job, Operation, Tenant
+from control_plane.registry.repository import FleetSummary, Registry
 from control_plane.settings import Settings
-from control_plane.stacks import StackFiles, UnknownTenantError
+from planner.stacks import StackFiles, UnknownTenantError
 
 
 class InvalidSpecError(ValueError):

@@ -16,7 +16,7 @@ from typing import Any
 from pulumi_policy import EnforcementLevel, Severity
 
 from components.stack_config import SPEC_KEY, InvalidStackError
-from control_plane.stacks import StackFiles, UnknownTenantError
+from planner.stacks import StackFiles, UnknownTenantError
 from policies.frameworks import Control, iso, pci, soc2
 from policies.gate import Finding
 

@@ -37,7 +37,7 @@ from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
-from control_plane.plan_model import PlannedResource, TenantPlan
+from planner.model import PlannedResource, TenantPlan
 from policies.config import PackConfig
 from policies.frameworks import Control, controls_of
 from policies.pack import ALL_POLICIES, PACK_NAME

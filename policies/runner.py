@@ -13,9 +13,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from components.stack_config import InvalidStackError, engine_config
-from control_plane.offline import PlanError, plan_config, planner_pool
-from control_plane.plan_model import TenantPlan
-from control_plane.stacks import StackFiles, UnknownTenantError, stack_name
+from planner.model import TenantPlan
+from planner.program import PlanError, plan_config, planner_pool
+from planner.stacks import StackFiles, UnknownTenantError, stack_name
 from policies.config import PackConfig
 from policies.fleet import INVALID_STACK, fleet_findings, read_fleet
 from policies.gate import Finding, NotApplicable, evaluate_plan

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from control_plane.db import Database
+from control_plane.registry.database import Database
 
 POSTGRES_URL_VARIABLE = "TENANTS_TEST_POSTGRES_URL"
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from components.plans import PlanName
 from control_plane.billing.invoicing import BillingPeriod, LifecycleSegment, SegmentState
-from control_plane.models import Operation, TenantSpecVersion
+from control_plane.registry.models import Operation, TenantSpecVersion
 
 DEPROVISION_REQUEST = "delete"
 """The operation-log action of a deprovision request."""

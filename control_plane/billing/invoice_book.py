@@ -25,9 +25,9 @@ from control_plane.billing.invoicing import (
     rate_invoice,
 )
 from control_plane.billing.metering import MeterReading
-from control_plane.billing_models import InvoiceRecord
-from control_plane.db import Database
-from control_plane.registry import Registry
+from control_plane.registry.billing_models import InvoiceRecord
+from control_plane.registry.database import Database
+from control_plane.registry.repository import Registry
 
 UsageSource = Callable[[LifecycleSegment], MeterReading]
 """What the tenant used during one segment (a metering read, or nothing metered)."""

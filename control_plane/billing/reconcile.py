@@ -22,10 +22,10 @@ from sqlalchemy import select
 
 from components.plans import get_plan
 from control_plane.billing.ledger import DesiredTenant, SubscriptionState, TenantPhase, desired
-from control_plane.billing_models import SubscriptionLedger
-from control_plane.db import Database
-from control_plane.lifecycle import TenantState, TransitionError
-from control_plane.registry import TenantNotFoundError
+from control_plane.registry.billing_models import SubscriptionLedger
+from control_plane.registry.database import Database
+from control_plane.registry.lifecycle import TenantState, TransitionError
+from control_plane.registry.repository import TenantNotFoundError
 from control_plane.service import InvalidSpecError, TenantService, TenantView
 
 logger = logging.getLogger(__name__)

@@ -29,8 +29,8 @@ from sqlalchemy.orm import Session
 
 from control_plane.billing.events import BillingEvent, EventIntent, Ignored
 from control_plane.billing.ledger import Decision, SubscriptionState, apply
-from control_plane.billing_models import BillingEventRecord, SubscriptionLedger
-from control_plane.db import Database
+from control_plane.registry.billing_models import BillingEventRecord, SubscriptionLedger
+from control_plane.registry.database import Database
 
 
 class Outcome(StrEnum):

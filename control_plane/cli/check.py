@@ -12,7 +12,7 @@ from typing import Annotated, NoReturn
 import typer
 from pydantic import ValidationError
 
-from control_plane.stacks import StackFiles, UnknownTenantError
+from planner.stacks import StackFiles, UnknownTenantError
 from policies.config import PackConfig, PackConfigError, load_pack_config
 from policies.frameworks import Framework, parse_frameworks
 from policies.pack import ALL_POLICIES

@@ -16,10 +16,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from components.stack_config import InvalidStackError
-from control_plane.cidr import NetworkPoolError
-from control_plane.db import Database, open_database
-from control_plane.lifecycle import TransitionError
-from control_plane.registry import TenantExistsError, TenantNotFoundError
+from control_plane.registry.cidr import NetworkPoolError
+from control_plane.registry.database import Database, open_database
+from control_plane.registry.lifecycle import TransitionError
+from control_plane.registry.repository import TenantExistsError, TenantNotFoundError
 from control_plane.runners.base import RunnerError
 from control_plane.service import (
     InvalidSpecError,
@@ -29,7 +29,7 @@ from control_plane.service import (
     TenantService,
 )
 from control_plane.settings import Settings
-from control_plane.stacks import UnknownTenantError
+from planner.stacks import UnknownTenantError
 
 USER_ERRORS = (
     TenantNotFoundError,

@@ -27,8 +27,8 @@ from control_plane.billing.invoicing import BillingPeriod, Invoice, LifecycleSeg
 from control_plane.billing.metering import MeterReading, UsageMeter, discover_resources
 from control_plane.billing.render import invoice_html, invoice_table, money
 from control_plane.cli.context import JsonOption, fail, out, print_json, registry, user_errors
-from control_plane.db import Database
-from control_plane.registry import Registry
+from control_plane.registry.database import Database
+from control_plane.registry.repository import Registry
 
 
 def register(app: typer.Typer) -> None:

@@ -28,11 +28,11 @@ from control_plane.cli.context import (
     state_label,
     user_errors,
 )
-from control_plane.jobs import JobKind, JobQueue, JobStatus
-from control_plane.registry import OperationStatus
+from control_plane.queue.jobs import JobKind, JobQueue, JobStatus
+from control_plane.queue.worker import JobOutcome, run_processes, run_threads
+from control_plane.registry.repository import OperationStatus
 from control_plane.runners.factory import make_runner
 from control_plane.service import JobView, OperationView, TenantService
-from control_plane.worker import JobOutcome, run_processes, run_threads
 
 TenantArgument = Annotated[str, typer.Argument(help="Tenant id.")]
 WaitOption = Annotated[

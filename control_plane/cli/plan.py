@@ -13,9 +13,9 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
-from control_plane.offline import plan_many
-from control_plane.plan_model import PlanFailure, PlannedResource, TenantPlan
-from control_plane.stacks import StackFiles, UnknownTenantError
+from planner.model import PlanFailure, PlannedResource, TenantPlan
+from planner.program import plan_many
+from planner.stacks import StackFiles, UnknownTenantError
 
 # Inputs worth showing in the tree, by resource type: enough to recognise each resource.
 _KEY_INPUTS: dict[str, tuple[str, ...]] = {

@@ -11,7 +11,13 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from control_plane.sandbox import DEFAULT_PORT, Sandbox, SandboxError, client_env, sandbox_file
+from control_plane.runners.sandbox import (
+    DEFAULT_PORT,
+    Sandbox,
+    SandboxError,
+    client_env,
+    sandbox_file,
+)
 from control_plane.settings import Settings
 
 

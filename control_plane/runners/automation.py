@@ -28,15 +28,9 @@ from pulumi import automation as auto
 
 from components.spec import TenantSpec
 from components.stack_config import ENDPOINT_KEY, SPEC_KEY
-from control_plane import sandbox
-from control_plane.runners.base import (
-    EventSink,
-    RunMode,
-    RunnerError,
-    RunResult,
-    StackLocked,
-    StackOperation,
-)
+from control_plane.registry.runs import RunMode, RunResult, StackOperation
+from control_plane.runners import sandbox
+from control_plane.runners.base import EventSink, RunnerError, StackLocked
 from control_plane.runners.retention import drop_from_state, plan_retention, unprotect_all
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

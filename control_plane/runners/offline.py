@@ -20,10 +20,11 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from components.spec import TenantSpec
 from components.stack_config import InvalidStackError, engine_config
-from control_plane.offline import PLANNER_LOCK, PlanError, plan_spec
-from control_plane.plan_model import PlannedResource, TenantPlan
-from control_plane.runners.base import EventSink, RunMode, RunnerError, RunResult, StackOperation
+from control_plane.registry.runs import RunMode, RunResult, StackOperation
+from control_plane.runners.base import EventSink, RunnerError
 from control_plane.runners.retention import plan_retention
+from planner.model import PlannedResource, TenantPlan
+from planner.program import PLANNER_LOCK, PlanError, plan_spec
 from policies.gate import evaluate_plan
 
 PolicyCheck = Callable[[TenantSpec, TenantPlan], list[str]]

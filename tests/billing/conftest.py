@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from control_plane.billing.app import create_app
 from control_plane.billing.settings import BillingSettings
 from control_plane.billing.store import InMemoryBillingStore, SqlBillingStore
-from control_plane.db import Database, open_database
+from control_plane.registry.database import Database, open_database
 from tests.billing.billing_helpers import OLD_SECRET, SECRET, Clock, Sender
 from tests.postgres import postgres_test_url
 

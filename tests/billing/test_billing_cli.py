@@ -23,8 +23,8 @@ from control_plane.billing.samples import encode
 from control_plane.billing.settings import BillingSettings
 from control_plane.billing.store import SqlBillingStore
 from control_plane.cli import billing as billing_cli
-from control_plane.db import open_database
-from control_plane.registry import TenantNotFoundError
+from control_plane.registry.database import open_database
+from control_plane.registry.repository import TenantNotFoundError
 from control_plane.service import TenantService
 from control_plane.settings import Settings
 from tests.billing.billing_helpers import NOW, SECRET

@@ -21,8 +21,8 @@ from control_plane.billing.samples import encode, invoice_event, subscription_ev
 from control_plane.billing.settings import BillingSettings
 from control_plane.billing.signature import signature_header
 from control_plane.billing.store import SqlBillingStore
-from control_plane.db import Database
-from control_plane.models import Job, Tenant
+from control_plane.registry.database import Database
+from control_plane.registry.models import Job, Tenant
 from control_plane.service import TenantService
 from control_plane.settings import Settings
 from tests.billing.billing_helpers import NOW, SECRET, Clock

@@ -22,9 +22,9 @@ from control_plane.billing.invoice_book import InvoiceBook, NothingToBillError
 from control_plane.billing.invoicing import BillingPeriod, LifecycleSegment, SegmentState
 from control_plane.billing.metering import MeterReading
 from control_plane.cli import invoices as invoices_cli
-from control_plane.db import Database, open_database
-from control_plane.models import Operation, Tenant, TenantSpecVersion
-from control_plane.registry import TenantNotFoundError
+from control_plane.registry.database import Database, open_database
+from control_plane.registry.models import Operation, Tenant, TenantSpecVersion
+from control_plane.registry.repository import TenantNotFoundError
 from control_plane.service import TenantService
 from control_plane.settings import Settings
 from tests.billing.test_metering import REGION, _bundle, _seed_instances

@@ -21,8 +21,8 @@ from control_plane.billing.samples import encode, subscription_event
 from control_plane.billing.settings import BillingSettings
 from control_plane.billing.signature import signature_header
 from control_plane.billing.store import BillingStore, InMemoryBillingStore, SqlBillingStore
-from control_plane.billing_models import BillingEventRecord, SubscriptionLedger
-from control_plane.db import Database
+from control_plane.registry.billing_models import BillingEventRecord, SubscriptionLedger
+from control_plane.registry.database import Database
 from tests.billing.billing_helpers import NOW, SECRET, Clock
 
 DELIVERIES = 20

@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 from components.spec import TenantSpec
-from control_plane.offline import plan_spec
-from control_plane.plan_model import PlannedResource, TenantPlan
+from planner.model import PlannedResource, TenantPlan
+from planner.program import plan_spec
 
 BASE_SPEC: dict[str, Any] = {
     "tenant_id": "testco",

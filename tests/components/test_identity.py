@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from control_plane.plan_model import TenantPlan
+from planner.model import TenantPlan
 from tests.components.builders import document, only, plan_of
 
 

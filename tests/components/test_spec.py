@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from components.plans import CATALOG, NatStrategy, PlanName
 from components.spec import REGIONS_BY_RESIDENCY, Residency, TenantSpec, format_validation_error
-from control_plane.offline import plan_spec
+from planner.program import plan_spec
 from tests.components.builders import BASE_SPEC, merge
 
 

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 import components.bundle
 from components.stack_config import InvalidStackError
 from control_plane.cli import app
-from control_plane.offline import plan_config, plan_stack_file
-from control_plane.stacks import StackFiles
+from planner.program import plan_config, plan_stack_file
+from planner.stacks import StackFiles
 
 EXAMPLES = StackFiles()
 runner = CliRunner()

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from control_plane.db import Database, open_database
+from control_plane.registry.database import Database, open_database
 from control_plane.service import TenantService
 from control_plane.settings import Settings
-from control_plane.stacks import StackFiles
+from planner.stacks import StackFiles
 from tests.control_plane.control_plane_helpers import make_settings
 from tests.postgres import POSTGRES_URL_VARIABLE, postgres_test_url
 

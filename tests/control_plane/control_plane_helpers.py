@@ -15,13 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from components.spec import TenantSpec
-from control_plane.runners.base import (
-    EventSink,
-    RunMode,
-    RunnerError,
-    RunResult,
-    StackOperation,
-)
+from control_plane.registry.runs import RunMode, RunResult, StackOperation
+from control_plane.runners.base import EventSink, RunnerError
 from control_plane.service import Accepted
 from control_plane.settings import Settings
 

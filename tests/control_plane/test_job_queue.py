@@ -21,13 +21,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from control_plane.db import Database, open_database
-from control_plane.jobs import ClaimedJob, JobKind, JobQueue, JobStatus, LeaseLostError
-from control_plane.models import Job, Operation
-from control_plane.registry import OperationStatus
+from control_plane.queue.jobs import ClaimedJob, JobKind, JobQueue, JobStatus, LeaseLostError
+from control_plane.queue.worker import JobOutcome, Worker, _process_main, run_processes, run_threads
+from control_plane.registry.database import Database, open_database
+from control_plane.registry.models import Job, Operation
+from control_plane.registry.repository import OperationStatus
 from control_plane.service import TenantService
 from control_plane.settings import Settings
-from control_plane.worker import JobOutcome, Worker, _process_main, run_processes, run_threads
 from tests.control_plane.control_plane_helpers import (
     FailingRunner,
     RecordingRunner,

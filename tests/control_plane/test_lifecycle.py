@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from control_plane.lifecycle import (
+from control_plane.registry.lifecycle import (
     TRANSITIONS,
     Action,
     TenantState,

@@ -10,12 +10,19 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from components.spec import TenantSpec
-from control_plane.cidr import NetworkPoolError
-from control_plane.db import Database
-from control_plane.jobs import JobKind, JobStatus
-from control_plane.lifecycle import TransitionError
-from control_plane.models import Job, NetworkAllocation, Operation, Tenant, TenantSpecVersion
-from control_plane.registry import TenantExistsError, TenantNotFoundError
+from control_plane.queue.jobs import JobKind, JobStatus
+from control_plane.queue.worker import Worker
+from control_plane.registry.cidr import NetworkPoolError
+from control_plane.registry.database import Database
+from control_plane.registry.lifecycle import TransitionError
+from control_plane.registry.models import (
+    Job,
+    NetworkAllocation,
+    Operation,
+    Tenant,
+    TenantSpecVersion,
+)
+from control_plane.registry.repository import TenantExistsError, TenantNotFoundError
 from control_plane.service import (
     InvalidSpecError,
     PurgeNotConfirmedError,
@@ -24,8 +31,7 @@ from control_plane.service import (
     TenantService,
 )
 from control_plane.settings import Settings
-from control_plane.stacks import StackFiles
-from control_plane.worker import Worker
+from planner.stacks import StackFiles
 from tests.control_plane.control_plane_helpers import (
     RecordingRunner,
     make_settings,
@@ -348,7 +354,7 @@ def test_the_worker_rides_out_an_unreachable_registry(
         return real_claim(owner)
 
     monkeypatch.setattr(worker.queue, "claim", flaky_claim)
-    monkeypatch.setattr("control_plane.worker.REGISTRY_RETRY_SECONDS", 0.0)
+    monkeypatch.setattr("control_plane.queue.worker.REGISTRY_RETRY_SECONDS", 0.0)
     assert worker.drain() == 1
     assert service.show("acme").display_state == "active (plan)"
 

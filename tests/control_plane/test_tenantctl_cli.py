@@ -15,9 +15,9 @@ import yaml
 from typer.testing import CliRunner, Result
 
 from control_plane.cli import ops, tenants
-from control_plane.db import open_database
+from control_plane.queue.worker import Worker
+from control_plane.registry.database import open_database
 from control_plane.runners.factory import make_runner
-from control_plane.worker import Worker
 from tests.control_plane.control_plane_helpers import make_settings
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from pulumi_policy import Policy
 
-from control_plane.plan_model import PlannedResource, TenantPlan
+from planner.model import PlannedResource, TenantPlan
 from policies.config import PackConfig
 from policies.gate import Evaluation, evaluate_plan
 

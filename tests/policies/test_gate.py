@@ -17,7 +17,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
-from control_plane.plan_model import TenantPlan
+from planner.model import TenantPlan
 from policies.config import PackConfig, PackConfigError, parse_pack_config
 from policies.gate import evaluate_plan
 from policies.pack import ALL_POLICIES

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from control_plane.plan_model import PlannedResource
+from planner.model import PlannedResource
 from policies.rules import s3
 from tests.policies.harness import TAGS, changed, evaluate, policy_document, res, violations
 

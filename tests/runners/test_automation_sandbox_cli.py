@@ -10,9 +10,9 @@ import boto3
 import pytest
 
 from components.spec import TenantSpec
+from control_plane.registry.runs import RunMode
 from control_plane.runners.automation import AutomationRunner
-from control_plane.runners.base import RunMode
-from control_plane.sandbox import FAKE_CREDENTIALS, Sandbox
+from control_plane.runners.sandbox import FAKE_CREDENTIALS, Sandbox
 
 pytestmark = [
     pytest.mark.pulumi_cli,

@@ -15,8 +15,9 @@ import pytest
 from pulumi import automation as auto
 
 from components.spec import TenantSpec
+from control_plane.registry.runs import RunMode, StackOperation
 from control_plane.runners.automation import REPO_ROOT, AutomationRunner
-from control_plane.runners.base import RunMode, RunnerError, StackLocked, StackOperation
+from control_plane.runners.base import RunnerError, StackLocked
 
 PREFIX = "urn:pulumi:acme::tenants::"
 STACK_URN = f"{PREFIX}pulumi:pulumi:Stack::tenants-acme"

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from control_plane.registry.runs import RunMode
 from control_plane.runners.automation import AutomationRunner
-from control_plane.runners.base import RunMode, RunnerError
+from control_plane.runners.base import RunnerError
 from control_plane.runners.factory import make_runner
 from control_plane.runners.offline import OfflineRunner
 from control_plane.settings import RunnerMode, Settings

@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 
 from components.spec import TenantSpec
-from control_plane.offline import plan_spec
-from control_plane.plan_model import TenantPlan
+from control_plane.registry.runs import RunMode, StackOperation
 from control_plane.runners.automation import REPO_ROOT
-from control_plane.runners.base import RunMode, RunnerError, StackOperation
+from control_plane.runners.base import RunnerError
 from control_plane.runners.offline import OfflineRunner, pack_violations
+from planner.model import TenantPlan
+from planner.program import plan_spec
 
 SpecFactory = Callable[..., TenantSpec]
 

@@ -19,7 +19,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from control_plane.cli import sandbox as sandbox_cli
-from control_plane.sandbox import (
+from control_plane.runners.sandbox import (
     FAKE_CREDENTIALS,
     Sandbox,
     SandboxError,

@@ -17,8 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from components.spec import TenantSpec
-from control_plane.lifecycle import TenantState
-from control_plane.models import (
+from control_plane.registry.lifecycle import TenantState
+from control_plane.registry.models import (
     Job,
     Operation,
     OperationEvent,
@@ -26,7 +26,7 @@ from control_plane.models import (
     TenantSpecVersion,
     utcnow,
 )
-from control_plane.runners.base import RunMode, RunResult
+from control_plane.registry.runs import RunMode, RunResult
 
 
 class OperationStatus(StrEnum):

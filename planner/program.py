@@ -39,8 +39,8 @@ from pulumi.runtime.sync_await import _sync_await
 
 from components.spec import TenantSpec
 from components.stack_config import PROJECT_NAME, InvalidStackError, engine_config
-from control_plane.plan_model import PlanFailure, PlannedResource, TenantPlan
-from control_plane.stacks import PROJECT_ROOT, StackFiles, UnknownTenantError, stack_name
+from planner.model import PlanFailure, PlannedResource, TenantPlan
+from planner.stacks import PROJECT_ROOT, StackFiles, UnknownTenantError, stack_name
 
 PROGRAM = PROJECT_ROOT / "__main__.py"
 ACCOUNT_ID = "123456789012"

@@ -28,9 +28,7 @@ from types import FrameType
 from sqlalchemy.exc import OperationalError
 
 from components.spec import TenantSpec
-from control_plane import cidr
-from control_plane.db import Database, open_database
-from control_plane.jobs import (
+from control_plane.queue.jobs import (
     APPLY_KINDS,
     STATE_CHANGING_KINDS,
     ClaimedJob,
@@ -38,11 +36,14 @@ from control_plane.jobs import (
     JobQueue,
     LeaseLostError,
 )
-from control_plane.lifecycle import Action, TenantState, next_state
-from control_plane.registry import OperationStatus, Registry
-from control_plane.runners.base import RunnerError, RunResult, StackRunner
+from control_plane.registry import cidr
+from control_plane.registry.database import Database, open_database
+from control_plane.registry.lifecycle import Action, TenantState, next_state
+from control_plane.registry.repository import OperationStatus, Registry
+from control_plane.registry.runs import RunResult
+from control_plane.runners.base import RunnerError, StackRunner
 from control_plane.settings import Settings
-from control_plane.stacks import StackFiles
+from planner.stacks import StackFiles
 
 logger = logging.getLogger(__name__)
 

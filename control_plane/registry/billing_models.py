@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Date, Index, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from control_plane.models import Base, utcnow
+from control_plane.registry.models import Base, utcnow
 
 
 class BillingEventRecord(Base):

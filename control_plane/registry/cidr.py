@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
-from control_plane.models import NetworkAllocation
+from control_plane.registry.models import NetworkAllocation
 
 
 class NetworkPoolError(Exception):

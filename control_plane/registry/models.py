@@ -62,7 +62,7 @@ class Tenant(Base):
     display_name: Mapped[str | None] = mapped_column(String(128))
     plan: Mapped[str] = mapped_column(String(32))
     state: Mapped[str] = mapped_column(String(32), index=True)
-    """A `control_plane.lifecycle.TenantState` value."""
+    """A `control_plane.registry.lifecycle.TenantState` value."""
     spec_version: Mapped[int] = mapped_column(Integer)
     """Version of the current desired spec in `tenant_specs`."""
     cidr: Mapped[str | None] = mapped_column(String(18))
@@ -119,13 +119,13 @@ class Job(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
     kind: Mapped[str] = mapped_column(String(32))
-    """A `control_plane.jobs.JobKind` value."""
+    """A `control_plane.queue.jobs.JobKind` value."""
     spec_version: Mapped[int] = mapped_column(Integer)
     """The desired spec version the operation applies."""
     purge: Mapped[bool] = mapped_column(Boolean, default=False)
     """Deprovision only: delete the data stores too (explicitly confirmed)."""
     status: Mapped[str] = mapped_column(String(16))
-    """A `control_plane.jobs.JobStatus` value."""
+    """A `control_plane.queue.jobs.JobStatus` value."""
     actor: Mapped[str] = mapped_column(String(128))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer)
@@ -156,7 +156,7 @@ class Operation(Base):
     mode: Mapped[str | None] = mapped_column(String(16))
     """`plan` or `deploy` for stack operations (`RunMode`); empty for registry requests."""
     status: Mapped[str] = mapped_column(String(16))
-    """An `control_plane.registry.OperationStatus` value."""
+    """An `control_plane.registry.repository.OperationStatus` value."""
     spec_version: Mapped[int | None] = mapped_column(Integer)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]

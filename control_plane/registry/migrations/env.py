@@ -6,9 +6,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, text
 
-from control_plane import billing_models  # noqa: F401  (registers the billing tables)
-from control_plane.db import make_engine
-from control_plane.models import Base
+from control_plane.registry.database import make_engine
+from control_plane.registry.models import Base
 from control_plane.settings import Settings
 
 # Any constant shared by every migrating process: they queue on it instead of racing.

@@ -19,8 +19,8 @@ from enum import StrEnum
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from control_plane.db import Database
-from control_plane.models import Job, utcnow
+from control_plane.registry.database import Database
+from control_plane.registry.models import Job, utcnow
 from control_plane.settings import Settings
 
 
