@@ -50,7 +50,7 @@ class Receipt(BaseModel):
 class Problem(BaseModel):
     """The answer to a refused delivery; nothing was stored."""
 
-    error: Literal["signature", "payload"]
+    error: Literal["signature", "payload", "unavailable"]
     detail: str
 
 
@@ -144,6 +144,7 @@ def create_app(
         responses={
             400: {"model": Problem, "description": "Bad signature or payload"},
             413: {"model": Problem, "description": "The body exceeds the size limit"},
+            503: {"model": Problem, "description": "Not stored now; deliver it again later"},
         },
         summary="Receive one signed billing event",
         openapi_extra={
@@ -186,7 +187,19 @@ def create_app(
             intent = mapper.intent_for(event)
         except MalformedEvent as error:
             return refuse("payload", str(error))
-        recorded = await run_in_threadpool(store.record, event, intent)
+        try:
+            recorded = await run_in_threadpool(store.record, event, intent)
+        except Exception as error:  # noqa: BLE001 - the sender retries; details stay in the log
+            logger.error(
+                "billing event %s not stored: %s: %s", event.id, type(error).__name__, error
+            )
+            return JSONResponse(
+                Problem(
+                    error="unavailable", detail="the event was not stored; deliver it again later"
+                ).model_dump(),
+                status_code=503,
+                headers={"Retry-After": "30"},
+            )
         receipt = Receipt(
             id=event.id, type=event.type, status="recorded" if recorded else "duplicate"
         )

@@ -17,6 +17,7 @@ from enum import StrEnum
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from control_plane.billing.events import SubscriptionPhase
 from control_plane.billing.ledger import SubscriptionState
 from control_plane.registry.billing_models import SubscriptionLedger, TenantOwner
 from control_plane.registry.database import Database
@@ -128,6 +129,11 @@ def link(database: Database, tenant_id: str, subscription_id: str, *, actor: str
             raise LinkError(
                 f"subscription {subscription_id} names tenant {snapshot.tenant_id!r}, "
                 f"not {tenant_id!r}"
+            )
+        if snapshot.phase is SubscriptionPhase.ENDED:
+            raise LinkError(
+                f"subscription {subscription_id} has ended; linking would retire tenant "
+                f"{tenant_id!r}, so only a live subscription is linked"
             )
         registry = Registry(session)
         tenant = registry.tenant(tenant_id, for_update=True)
