@@ -22,7 +22,8 @@ THREAD_NAME = "billing-reconciler"
 
 
 class ReconcilerLoop:
-    """Runs `reconciler` every `interval` seconds on a daemon thread until `stop`."""
+    """Runs `reconciler` every `interval` seconds on a daemon thread until `stop`; the
+    requests of each pass go to `on_steps` (by default, those with an error to the log)."""
 
     def __init__(
         self,
@@ -35,7 +36,7 @@ class ReconcilerLoop:
         self._reconciler = reconciler
         self._interval = interval
         self._max_backoff = max(max_backoff, interval)
-        self._on_steps = on_steps
+        self._on_steps = on_steps or _log_steps
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=THREAD_NAME, daemon=True)
         self.passes = 0
@@ -61,7 +62,7 @@ class ReconcilerLoop:
         while not self._stop.wait(delay):
             try:
                 steps = self._reconciler.reconcile()
-                if self._on_steps is not None and steps:
+                if steps:
                     self._on_steps(steps)
             except Exception as error:  # noqa: BLE001 - the loop outlives any one pass
                 failed_passes += 1
@@ -78,3 +79,16 @@ class ReconcilerLoop:
             delay, failed_passes = self._interval, 0
             self.passes += 1
             self.last_pass_at = time.monotonic()
+
+
+def _log_steps(steps: list[ReconcileStep]) -> None:
+    for step in steps:
+        if step.error:
+            logger.warning(
+                "billing %s of %s for %s %s: %s",
+                step.request,
+                step.tenant_id,
+                step.subscription_id,
+                step.outcome.value,
+                step.error,
+            )

@@ -140,16 +140,6 @@ class BillingReconciler:
         steps: list[ReconcileStep] = []
         for row in rows:
             steps.extend(self._reconcile_one(row, now))
-        for step in steps:
-            if step.error:
-                logger.warning(
-                    "billing %s of %s for %s %s: %s",
-                    step.request,
-                    step.tenant_id,
-                    step.subscription_id,
-                    step.outcome.value,
-                    step.error,
-                )
         return steps
 
     def _reconcile_one(self, row: Row[Any], now: datetime) -> list[ReconcileStep]:

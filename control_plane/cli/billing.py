@@ -83,7 +83,7 @@ def step_line(step: ReconcileStep) -> str:
 
 def _print_step_lines(steps: list[ReconcileStep]) -> None:
     for step in steps:
-        out.print(step_line(step), markup=False, highlight=False)
+        out.print(step_line(step), markup=False, highlight=False, soft_wrap=True)
 
 
 def _print_steps(steps: list[ReconcileStep]) -> None:
