@@ -108,6 +108,18 @@ _ObjectId = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 _SubscriptionId = Annotated[str, StringConstraints(pattern=r"^sub_[A-Za-z0-9_]{1,250}$")]
 
 
+class _Customer(_Lenient):
+    id: _ObjectId
+
+
+_CustomerRef = _ObjectId | _Customer
+"""A customer id, or the customer object when the sender expanded it."""
+
+
+def _customer_id(customer: _CustomerRef | None) -> str | None:
+    return customer.id if isinstance(customer, _Customer) else customer
+
+
 class _EventData(_Lenient):
     object: dict[str, Any]
 
@@ -212,7 +224,7 @@ class _Subscription(_Lenient):
         "unpaid",
         "paused",
     ]
-    customer: _ObjectId | None = None
+    customer: _CustomerRef | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
     items: _SubscriptionItems
 
@@ -222,7 +234,7 @@ class _CheckoutSession(_Lenient):
     id: _ObjectId
     mode: Literal["payment", "setup", "subscription"]
     subscription: _SubscriptionId | None = None
-    customer: _ObjectId | None = None
+    customer: _CustomerRef | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
 
 
@@ -355,14 +367,15 @@ class IntentMapper:
                     "data.object.metadata.price: required on checkout sessions "
                     "(the price id or lookup key bought)"
                 )
-            subscription_id, customer_id = session.subscription, session.customer
+            subscription_id, customer_id = session.subscription, _customer_id(session.customer)
             plan = self.plan_for_price(metadata.price, None)
             quantity, phase, status = metadata.quantity, SubscriptionPhase.RUNNING, "active"
         else:
             subscription = _validate(_Subscription, event.object)
             metadata = _tenant_metadata(subscription.metadata)
             item = subscription.items.data[0]
-            subscription_id, customer_id = subscription.id, subscription.customer
+            subscription_id = subscription.id
+            customer_id = _customer_id(subscription.customer)
             plan = self.plan_for_price(item.price.id, item.price.lookup_key)
             quantity, status = item.quantity, subscription.status
             phase = (

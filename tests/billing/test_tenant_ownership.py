@@ -270,3 +270,22 @@ def _environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, billing: Billi
     monkeypatch.setenv("TENANTS_STACKS_DIR", str(tmp_path / "stacks"))
     monkeypatch.setenv("TENANTS_RUNNER", "offline")
     monkeypatch.setenv("TENANTS_BILLING_WEBHOOK_SECRETS", json.dumps([SECRET]))
+
+
+def test_the_owner_records_the_customer_as_an_id_or_an_expanded_object(
+    billing: Billing,
+) -> None:
+    event = billing.event("customer.subscription.created", "sub_A", "acme")
+    expanded = event.object | {"customer": {"id": "cus_Expanded", "object": "customer"}}
+    document = {
+        "id": "evt_1Expanded",
+        "type": event.type,
+        "created": NOW,
+        "data": {"object": expanded},
+    }
+    event = parse_event(json.dumps(document).encode(), datetime.fromtimestamp(NOW, UTC))
+    assert billing.store.record(event, billing.mapper.intent_for(event))
+    assert billing.reconcile() == [("sub_A", "create", StepOutcome.QUEUED)]
+    with billing.database.transaction() as session:
+        owner = session.get(TenantOwner, "acme")
+        assert owner is not None and owner.customer_id == "cus_Expanded"
