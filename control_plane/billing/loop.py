@@ -23,7 +23,7 @@ THREAD_NAME = "billing-reconciler"
 
 class ReconcilerLoop:
     """Runs `reconciler` every `interval` seconds on a daemon thread until `stop`; the
-    requests of each pass go to `on_steps` (by default, those with an error to the log)."""
+    requests of each pass go to `on_steps` (by default, new errors go to the log)."""
 
     def __init__(
         self,
@@ -83,7 +83,7 @@ class ReconcilerLoop:
 
 def _log_steps(steps: list[ReconcileStep]) -> None:
     for step in steps:
-        if step.error:
+        if step.error and not step.repeated:
             logger.warning(
                 "billing %s of %s for %s %s: %s",
                 step.request,

@@ -22,7 +22,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -89,6 +89,9 @@ class ReconcileStep:
     detail: str
     error: str | None = None
     outcome: StepOutcome = StepOutcome.QUEUED
+    repeated: bool = False
+    """The subscription stood exactly so after its previous pass too (a request still
+    waiting for the tenant's state): a log reporting every pass may leave it out."""
 
 
 def capacity_overrides(target: DesiredTenant) -> dict[str, int] | None:
@@ -167,13 +170,19 @@ class BillingReconciler:
                 )
             ]
             fingerprint = None
-        self._record(row, steps, fingerprint, now)
+        if not self._record(row, steps, fingerprint, now):
+            # Queued requests are new by definition; anything else was reported before.
+            steps = [
+                step if step.outcome is StepOutcome.QUEUED else replace(step, repeated=True)
+                for step in steps
+            ]
         return steps
 
     def _record(
         self, row: Row[Any], steps: list[ReconcileStep], fingerprint: str | None, now: datetime
-    ) -> None:
-        """Keep the pass's outcome on the subscription (written only when it changed)."""
+    ) -> bool:
+        """Keep the pass's outcome on the subscription; whether it changed (only then is it
+        written)."""
         outcomes = {step.outcome for step in steps}
         errors = [step.error for step in steps if step.error]
         failures, retry_at, refused_for = 0, None, None
@@ -197,7 +206,7 @@ class BillingReconciler:
             "refused_for": refused_for,
         }
         if all(getattr(row, key) == value for key, value in values.items()):
-            return
+            return False
         try:
             with self._database.transaction() as session:
                 session.execute(
@@ -212,6 +221,7 @@ class BillingReconciler:
                 row.id,
                 _describe(write_error),
             )
+        return True
 
     def _converge(
         self,

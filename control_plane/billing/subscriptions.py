@@ -163,6 +163,14 @@ def link(database: Database, tenant_id: str, subscription_id: str, *, actor: str
             actor=actor,
         )
         session.add(owner)
+        customer = f" (customer {snapshot.customer_id})" if snapshot.customer_id else ""
+        registry.record_request(
+            tenant_id,
+            "billing-link",
+            actor=actor,
+            spec_version=tenant.spec_version,
+            message=f"linked to subscription {subscription_id}{customer}",
+        )
         session.execute(
             update(SubscriptionLedger)
             .where(SubscriptionLedger.id == subscription_id)

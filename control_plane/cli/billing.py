@@ -83,6 +83,8 @@ def step_line(step: ReconcileStep) -> str:
 
 def _print_step_lines(steps: list[ReconcileStep]) -> None:
     for step in steps:
+        if step.repeated:
+            continue  # said on an earlier pass, and nothing has changed since
         out.print(step_line(step), markup=False, highlight=False, soft_wrap=True)
 
 

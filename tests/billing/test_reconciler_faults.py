@@ -316,3 +316,16 @@ def test_the_loop_outlives_a_stopped_database_while_the_webhook_answers(
         store.close()
         proxy.stop()
         database.dispose()
+
+
+def test_a_request_still_waiting_is_reported_once(fleet: Fleet) -> None:
+    fleet.deliver("customer.subscription.created", "sub_A", "acme")
+    fleet.reconciler.reconcile()
+    fleet.clock.advance(timedelta(seconds=5))
+    fleet.deliver("customer.subscription.updated", "sub_A", "acme", status="unpaid")
+    first, second = fleet.reconciler.reconcile(), fleet.reconciler.reconcile()
+    assert [(s.request, s.outcome, s.repeated) for s in first + second] == [
+        ("suspend", StepOutcome.WAITING, False),  # the provision is still running
+        ("suspend", StepOutcome.WAITING, True),
+    ]
+    assert fleet.status("sub_A").status == "waiting"

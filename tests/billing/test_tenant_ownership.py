@@ -240,6 +240,12 @@ def test_a_tenant_created_from_the_cli_is_taken_over_only_once_linked(
     assert linked.exit_code == 0, linked.output
     assert "tenant hooli now belongs to subscription sub_D (customer cus_D)" in linked.output
     assert billing.owners() == {"hooli": "sub_D"}
+    (last, *_) = billing.service.history("hooli")
+    assert (last.action, last.actor, last.message) == (
+        "billing-link",
+        "bob",
+        "linked to subscription sub_D (customer cus_D)",
+    )
     assert ("sub_D", "change-plan", StepOutcome.QUEUED) in billing.reconcile()
     assert billing.service.show("hooli").plan == "pro"
 
