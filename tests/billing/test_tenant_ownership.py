@@ -17,13 +17,18 @@ from typer.testing import CliRunner
 
 from components.plans import PlanName
 from control_plane.billing.events import IntentMapper, parse_event
+from control_plane.billing.ledger import SubscriptionState
 from control_plane.billing.reconcile import BillingReconciler, StepOutcome
 from control_plane.billing.samples import encode, subscription_event
 from control_plane.billing.settings import BillingSettings
 from control_plane.billing.store import SqlBillingStore
 from control_plane.billing.subscriptions import LinkError, link, subscriptions
 from control_plane.cli import app as tenantctl
-from control_plane.registry.billing_models import BillingEventRecord, TenantOwner
+from control_plane.registry.billing_models import (
+    BillingEventRecord,
+    SubscriptionLedger,
+    TenantOwner,
+)
 from control_plane.registry.database import Database
 from control_plane.registry.models import Job, Tenant
 from control_plane.service import TenantService
@@ -295,3 +300,42 @@ def test_the_owner_records_the_customer_as_an_id_or_an_expanded_object(
     with billing.database.transaction() as session:
         owner = session.get(TenantOwner, "acme")
         assert owner is not None and owner.customer_id == "cus_Expanded"
+
+
+def test_two_ledgers_claiming_one_tenant_still_give_it_to_one(billing: Billing) -> None:
+    # Two webhook processes on PostgreSQL can both let a first claim through (neither sees
+    # the other's uncommitted ledger); the create's binding then decides, whoever runs first.
+    billing.deliver("customer.subscription.created", "sub_A", "acme")
+    billing.deliver("customer.subscription.created", "sub_B", "acme-b", PlanName.PRO)
+    with billing.database.transaction() as session:
+        ledger = session.get(SubscriptionLedger, "sub_B")
+        assert ledger is not None
+        state = SubscriptionState.model_validate(ledger.state)
+        assert state.snapshot is not None
+        claimed = state.snapshot.model_copy(update={"tenant_id": "acme"})
+        ledger.state = state.model_copy(update={"snapshot": claimed}).model_dump(mode="json")
+        ledger.tenant_id = "acme"
+
+    reconcilers = [billing.reconciler() for _ in range(4)]
+    start = threading.Barrier(len(reconcilers))
+    outcomes: list[tuple[str, str, StepOutcome]] = []
+
+    def run(reconciler: BillingReconciler) -> None:
+        start.wait()
+        outcomes.extend((s.subscription_id, s.request, s.outcome) for s in reconciler.reconcile())
+
+    threads = [threading.Thread(target=run, args=(r,)) for r in reconcilers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    billing.clock.advance(timedelta(minutes=10))  # past any backoff
+    billing.reconcile()
+
+    assert list(billing.owners()) == ["acme"]
+    winner = billing.owners()["acme"]
+    loser = "sub_B" if winner == "sub_A" else "sub_A"
+    assert billing.jobs("acme") == ["provision"]
+    assert billing.status(loser)[0] == "refused"
+    assert billing.status(winner)[0] == "converged"
+    assert sum(1 for o in outcomes if o[1:] == ("create", StepOutcome.QUEUED)) == 1
