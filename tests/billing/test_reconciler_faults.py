@@ -15,6 +15,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
 
 from components.plans import PlanName
@@ -28,7 +29,7 @@ from control_plane.billing.store import SqlBillingStore
 from control_plane.billing.subscriptions import SubscriptionView, subscriptions
 from control_plane.registry.database import Database, open_database
 from control_plane.registry.models import Job
-from control_plane.service import Accepted, TenantService
+from control_plane.service import Accepted, TenantService, TenantView
 from control_plane.settings import Settings
 from planner.stacks import StackFiles
 from tests.billing.billing_helpers import NOW, Clock, TcpProxy, serving, signed
@@ -41,6 +42,15 @@ class FaultyService(TenantService):
 
     broken: set[str]
     creates: list[str]
+    starved: set[str]
+    """Tenants whose reads find the connection pool exhausted."""
+
+    def show(self, tenant_id: str) -> TenantView:
+        if tenant_id in self.starved:
+            raise PoolTimeoutError(
+                "QueuePool limit of size 5 overflow 10 reached, connection timed out, timeout 30"
+            )
+        return super().show(tenant_id)
 
     def create(
         self,
@@ -101,7 +111,7 @@ def _fleet(
             **overrides,
         ),
     )
-    service.broken, service.creates = set(), []
+    service.broken, service.creates, service.starved = set(), [], set()
     store = SqlBillingStore(database)
     reconciler = BillingReconciler(
         database, service, clock=clock, backoff_seconds=5, backoff_max_seconds=60
@@ -207,6 +217,23 @@ def test_an_exhausted_network_pool_is_retried_while_others_converge(
         assert fleet.status("sub_C").failures == 2
     finally:
         fleet.store.close()
+
+
+def test_an_exhausted_connection_pool_fails_only_the_subscription_it_hit(fleet: Fleet) -> None:
+    for subscription, tenant in (("sub_A", "acme"), ("sub_B", "globex")):
+        fleet.deliver("customer.subscription.created", subscription, tenant)
+    fleet.service.starved.add("acme")
+    assert fleet.reconcile() == [
+        ("acme", "check", StepOutcome.FAILED),
+        ("globex", "create", StepOutcome.QUEUED),
+    ]
+    acme = fleet.status("sub_A")
+    assert (acme.status, acme.failures) == ("retrying", 1)
+    assert str(acme.last_error).startswith("TimeoutError: QueuePool limit of size 5")
+    fleet.service.starved.clear()
+    fleet.clock.advance(timedelta(seconds=5))
+    assert fleet.reconcile() == [("acme", "create", StepOutcome.QUEUED)]
+    assert fleet.status("sub_A").status == "converged"
 
 
 def test_readiness_fails_when_the_reconciler_thread_is_not_running(
