@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import ipaddress
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -172,10 +172,18 @@ class TenantService:
 
     # Requests that change the desired state
 
-    def create(self, spec_data: Mapping[str, Any], *, actor: str) -> Accepted:
+    def create(
+        self,
+        spec_data: Mapping[str, Any],
+        *,
+        actor: str,
+        also: Callable[[Session], None] | None = None,
+    ) -> Accepted:
         """Register a tenant, give it a network, write its stack file, queue its provision.
 
-        `network.cidr` may be left out: a free block is allocated from the pool.
+        `network.cidr` may be left out: a free block is allocated from the pool. `also`
+        records more in the same transaction once the tenant row exists (billing binds the
+        tenant to its subscription there, so the two are never apart).
         """
         data = copy.deepcopy(dict(spec_data))
         network = data.get("network")
@@ -215,6 +223,8 @@ class TenantService:
             spec = _validate({**data, "network": {**network, "cidr": str(block)}})
             tenant.cidr = str(block)
             registry.add_spec_version(tenant, spec, actor=actor, reason="create")
+            if also is not None:
+                also(session)
             files.write(spec)
             return self._queue(
                 registry,

@@ -14,6 +14,7 @@ key). Ordering is settled later by `ledger`, from each intent's `as_of` key.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -29,7 +30,7 @@ from components.spec import (
     TenantId,
     residency_of,
 )
-from control_plane.billing.settings import BillingSettings
+from control_plane.billing.settings import DEFAULT_MAX_JSON_DEPTH, BillingSettings
 
 MAX_CREATED = 32_503_680_000
 """3000-01-01T00:00:00Z: later `created` values are not real event times (and would
@@ -107,6 +108,18 @@ _ObjectId = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 _SubscriptionId = Annotated[str, StringConstraints(pattern=r"^sub_[A-Za-z0-9_]{1,250}$")]
 
 
+class _Customer(_Lenient):
+    id: _ObjectId
+
+
+_CustomerRef = _ObjectId | _Customer
+"""A customer id, or the customer object when the sender expanded it."""
+
+
+def _customer_id(customer: _CustomerRef | None) -> str | None:
+    return customer.id if isinstance(customer, _Customer) else customer
+
+
 class _EventData(_Lenient):
     object: dict[str, Any]
 
@@ -141,8 +154,28 @@ def _describe(error: ValidationError, prefix: str) -> str:
     return "; ".join(problems)
 
 
-def parse_event(body: bytes, received_at: datetime) -> BillingEvent:
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+_OPENING = frozenset(b"[{")
+
+
+def _nesting_exceeds(body: bytes, limit: int) -> bool:
+    """Whether arrays and objects nest deeper than `limit` (strings do not count). Checked
+    before parsing: the parser recurses once per level and would fail deep inside."""
+    depth = 0
+    for byte in _JSON_STRING.sub(b"", body).translate(None, _NOT_BRACKET):
+        depth = depth + 1 if byte in _OPENING else depth - 1
+        if depth > limit:
+            return True
+    return False
+
+
+def parse_event(
+    body: bytes, received_at: datetime, *, max_depth: int = DEFAULT_MAX_JSON_DEPTH
+) -> BillingEvent:
     """The event envelope of a verified body, or `MalformedEvent` naming what is wrong."""
+    if _nesting_exceeds(body, max_depth):
+        raise MalformedEvent(f"the body nests arrays and objects deeper than {max_depth} levels")
     try:
         document = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -191,6 +224,7 @@ class _Subscription(_Lenient):
         "unpaid",
         "paused",
     ]
+    customer: _CustomerRef | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
     items: _SubscriptionItems
 
@@ -200,6 +234,7 @@ class _CheckoutSession(_Lenient):
     id: _ObjectId
     mode: Literal["payment", "setup", "subscription"]
     subscription: _SubscriptionId | None = None
+    customer: _CustomerRef | None = None
     metadata: dict[str, str] = Field(default_factory=dict)
 
 
@@ -244,6 +279,8 @@ class SubscriptionSnapshot(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     tenant_id: str
+    customer_id: str | None = None
+    """The billing system's customer (`cus_...`) the subscription belongs to."""
     display_name: str | None
     region: str
     residency: Residency
@@ -330,7 +367,7 @@ class IntentMapper:
                     "data.object.metadata.price: required on checkout sessions "
                     "(the price id or lookup key bought)"
                 )
-            subscription_id = session.subscription
+            subscription_id, customer_id = session.subscription, _customer_id(session.customer)
             plan = self.plan_for_price(metadata.price, None)
             quantity, phase, status = metadata.quantity, SubscriptionPhase.RUNNING, "active"
         else:
@@ -338,6 +375,7 @@ class IntentMapper:
             metadata = _tenant_metadata(subscription.metadata)
             item = subscription.items.data[0]
             subscription_id = subscription.id
+            customer_id = _customer_id(subscription.customer)
             plan = self.plan_for_price(item.price.id, item.price.lookup_key)
             quantity, status = item.quantity, subscription.status
             phase = (
@@ -347,6 +385,7 @@ class IntentMapper:
             )
         snapshot = SubscriptionSnapshot(
             tenant_id=metadata.tenant_id,
+            customer_id=customer_id,
             display_name=metadata.display_name,
             region=metadata.region,
             residency=_residency(metadata),

@@ -4,34 +4,77 @@ subscription asks for now, through the tenant service (which queues the stack jo
 The webhook only records events and folds them into the subscription ledgers; this step
 is level-triggered: it compares the ledger's desired tenant (at the current time, so a
 suspension falls due once its grace period ends) with the registry and requests the
-difference. A request the tenant's state does not allow yet (a suspension while the first
-provision still runs) is retried on the next pass; nothing is ever requested twice,
-because a pass that finds the tenant as desired requests nothing.
+difference. Nothing is ever requested twice, because a pass that finds the tenant as
+desired requests nothing.
+
+Each subscription is reconciled on its own: whatever one raises is kept on its ledger and
+never stops the others. A request the tenant's state does not allow yet (a suspension while
+the first provision runs) waits for the next pass; a failure (the database, the network
+pool, anything unexpected) is retried after a delay that doubles per failure; a refusal
+that will not change by itself (over the plan's limits, a tenant id that cannot be used,
+a tenant owned by another subscription or created outside billing) is recorded once and
+asked again only when the subscription asks for something else.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from components.plans import get_plan
 from control_plane.billing.ledger import DesiredTenant, SubscriptionState, TenantPhase, desired
+from control_plane.billing.settings import (
+    DEFAULT_RECONCILE_BACKOFF_MAX_SECONDS,
+    DEFAULT_RECONCILE_BACKOFF_SECONDS,
+)
+from control_plane.billing.store import taken_reason
+from control_plane.billing.subscriptions import (
+    Owner,
+    SubscriptionStatus,
+    bind_created,
+    owner_of,
+)
 from control_plane.registry.billing_models import SubscriptionLedger
 from control_plane.registry.database import Database
 from control_plane.registry.lifecycle import TenantState, TransitionError
 from control_plane.registry.repository import TenantNotFoundError
-from control_plane.service import InvalidSpecError, TenantService, TenantView
+from control_plane.service import (
+    InvalidSpecError,
+    SpecChangeError,
+    StackFileExistsError,
+    TenantService,
+    TenantView,
+)
 
 logger = logging.getLogger(__name__)
 
 BILLING_ACTOR = "billing"
 _GONE = (TenantState.DEPROVISIONING.value, TenantState.RETIRED.value)
+_MAX_ERROR_CHARS = 2000
+"""Errors kept on a subscription are cut here (a driver error can run long)."""
+
+
+_REFUSALS = (InvalidSpecError, SpecChangeError, StackFileExistsError)
+"""Refusals that asking again will not change."""
+
+
+class StepOutcome(StrEnum):
+    QUEUED = "queued"
+    WAITING = "waiting"
+    """The tenant's state does not allow it yet; asked again on the next pass."""
+    FAILED = "failed"
+    """Retried after a backoff."""
+    REFUSED = "refused"
+    """Recorded once; asked again only when the subscription changes."""
 
 
 @dataclass(frozen=True)
@@ -41,9 +84,14 @@ class ReconcileStep:
     tenant_id: str
     subscription_id: str
     request: str
-    """`create`, `change-plan`, `scale`, `suspend`, `resume` or `delete`."""
+    """`create`, `change-plan`, `scale`, `suspend`, `resume`, `delete`, or `check` (reading
+    the tenant, or finding it is not this subscription's)."""
     detail: str
     error: str | None = None
+    outcome: StepOutcome = StepOutcome.QUEUED
+    repeated: bool = False
+    """The subscription stood exactly so after its previous pass too (a request still
+    waiting for the tenant's state): a log reporting every pass may leave it out."""
 
 
 def capacity_overrides(target: DesiredTenant) -> dict[str, int] | None:
@@ -64,33 +112,123 @@ class BillingReconciler:
         *,
         clock: Callable[[], float] = time.time,
         actor: str = BILLING_ACTOR,
+        backoff_seconds: float = DEFAULT_RECONCILE_BACKOFF_SECONDS,
+        backoff_max_seconds: float = DEFAULT_RECONCILE_BACKOFF_MAX_SECONDS,
     ) -> None:
         self._database = database
         self._service = service
         self._clock = clock
         self._actor = actor
+        self._backoff = backoff_seconds
+        self._backoff_max = backoff_max_seconds
 
     def reconcile(self) -> list[ReconcileStep]:
-        """One pass over every subscription; the requests made, in order."""
+        """One pass over every subscription that is due; the requests made, in order.
+        Raises only when the subscriptions cannot be read at all (the database is down)."""
         now = datetime.fromtimestamp(self._clock(), UTC)
         with self._database.transaction() as session:
             rows = session.execute(
-                select(SubscriptionLedger.id, SubscriptionLedger.state)
+                select(
+                    SubscriptionLedger.id,
+                    SubscriptionLedger.state,
+                    SubscriptionLedger.reconcile_status,
+                    SubscriptionLedger.last_error,
+                    SubscriptionLedger.failures,
+                    SubscriptionLedger.retry_at,
+                    SubscriptionLedger.refused_for,
+                )
                 .where(SubscriptionLedger.tenant_id.is_not(None))
                 .order_by(SubscriptionLedger.id)
             ).all()
         steps: list[ReconcileStep] = []
-        for subscription_id, state in rows:
-            target = desired(SubscriptionState.model_validate(state), now)
-            steps.extend(self._converge(subscription_id, target))
-        for step in steps:
-            if step.error:
-                logger.warning(
-                    "billing %s of %s refused: %s", step.request, step.tenant_id, step.error
-                )
+        for row in rows:
+            steps.extend(self._reconcile_one(row, now))
         return steps
 
-    def _converge(self, subscription_id: str, target: DesiredTenant) -> list[ReconcileStep]:
+    def _reconcile_one(self, row: Row[Any], now: datetime) -> list[ReconcileStep]:
+        if row.retry_at is not None and now < row.retry_at:
+            return []  # backing off after a failure
+        try:
+            state = SubscriptionState.model_validate(row.state)
+            target = desired(state, now)
+            fingerprint = hashlib.sha256(target.model_dump_json().encode()).hexdigest()
+            refused = row.reconcile_status == SubscriptionStatus.REFUSED
+            if refused and row.refused_for == fingerprint:
+                return []  # refused before, and the subscription still asks for the same
+            customer = state.snapshot.customer_id if state.snapshot else None
+            steps = self._converge(row.id, target, customer)
+        except Exception as error:  # noqa: BLE001 - kept on the subscription, retried later
+            snapshot = row.state.get("snapshot") or {}
+            steps = [
+                ReconcileStep(
+                    str(snapshot.get("tenant_id", "-")),
+                    row.id,
+                    "check",
+                    "reading the subscription's tenant",
+                    error=_describe(error),
+                    outcome=StepOutcome.FAILED,
+                )
+            ]
+            fingerprint = None
+        if not self._record(row, steps, fingerprint, now):
+            # Queued requests are new by definition; anything else was reported before.
+            steps = [
+                step if step.outcome is StepOutcome.QUEUED else replace(step, repeated=True)
+                for step in steps
+            ]
+        return steps
+
+    def _record(
+        self, row: Row[Any], steps: list[ReconcileStep], fingerprint: str | None, now: datetime
+    ) -> bool:
+        """Keep the pass's outcome on the subscription; whether it changed (only then is it
+        written)."""
+        outcomes = {step.outcome for step in steps}
+        errors = [step.error for step in steps if step.error]
+        failures, retry_at, refused_for = 0, None, None
+        if StepOutcome.FAILED in outcomes:
+            status = SubscriptionStatus.RETRYING
+            failures = row.failures + 1
+            delay = min(self._backoff * 2 ** (failures - 1), self._backoff_max)
+            retry_at = now + timedelta(seconds=delay)
+        elif StepOutcome.REFUSED in outcomes:
+            status, refused_for = SubscriptionStatus.REFUSED, fingerprint
+        elif StepOutcome.WAITING in outcomes:
+            status = SubscriptionStatus.WAITING
+        else:
+            status = SubscriptionStatus.CONVERGED
+        error = "; ".join(errors)[:_MAX_ERROR_CHARS] or None
+        values = {
+            "reconcile_status": status.value,
+            "last_error": error,
+            "failures": failures,
+            "retry_at": retry_at,
+            "refused_for": refused_for,
+        }
+        if all(getattr(row, key) == value for key, value in values.items()):
+            return False
+        try:
+            with self._database.transaction() as session:
+                session.execute(
+                    update(SubscriptionLedger)
+                    .where(SubscriptionLedger.id == row.id)
+                    .values(**values, updated_at=SubscriptionLedger.updated_at)
+                )
+        except SQLAlchemyError as write_error:
+            # The database went away mid-pass: the next pass finds the same work to do.
+            logger.warning(
+                "billing subscription %s: cannot record its status: %s",
+                row.id,
+                _describe(write_error),
+            )
+        return True
+
+    def _converge(
+        self,
+        subscription_id: str,
+        target: DesiredTenant,
+        customer_id: str | None,
+    ) -> list[ReconcileStep]:
         tenant_id = target.tenant_id
         if tenant_id is None or target.phase is TenantPhase.NONE:
             return []
@@ -98,18 +236,48 @@ class BillingReconciler:
             current: TenantView | None = self._service.show(tenant_id)
         except TenantNotFoundError:
             current = None
+        owner = None
+        if current is not None:
+            with self._database.transaction() as session:
+                owner = owner_of(session, tenant_id)
+        if current is not None and (owner is None or owner.subscription_id != subscription_id):
+            if target.phase is TenantPhase.RETIRED and current.state in _GONE:
+                return []
+            return [self._not_owned(subscription_id, tenant_id, owner)]
         if target.phase is TenantPhase.RETIRED:
             if current is None or current.state in _GONE:
                 return []
             return [self._delete(subscription_id, tenant_id)]
         if current is None:
-            return [self._create(subscription_id, target)]
+            return [self._create(subscription_id, target, customer_id)]
         if current.state in _GONE:
             return []
         return self._update(subscription_id, target, current)
 
-    def _create(self, subscription_id: str, target: DesiredTenant) -> ReconcileStep:
+    @staticmethod
+    def _not_owned(subscription_id: str, tenant_id: str, owner: Owner | None) -> ReconcileStep:
+        if owner is not None:
+            reason = taken_reason(tenant_id, owner.subscription_id)
+        else:
+            reason = (
+                f"tenant {tenant_id!r} was not created by billing and belongs to no "
+                f"subscription; an operator links it with `tenantctl billing link {tenant_id} "
+                f"--subscription {subscription_id}`"
+            )
+        return ReconcileStep(
+            tenant_id,
+            subscription_id,
+            "check",
+            "whose tenant it is",
+            error=reason,
+            outcome=StepOutcome.REFUSED,
+        )
+
+    def _create(
+        self, subscription_id: str, target: DesiredTenant, customer_id: str | None
+    ) -> ReconcileStep:
         assert target.tenant_id is not None and target.plan is not None
+        tenant_id = target.tenant_id
         spec: dict[str, Any] = {
             "tenant_id": target.tenant_id,
             "plan": target.plan.value,
@@ -128,7 +296,13 @@ class BillingReconciler:
             target.tenant_id,
             "create",
             detail,
-            lambda: self._service.create(spec, actor=self._actor),
+            lambda: self._service.create(
+                spec,
+                actor=self._actor,
+                also=lambda session: bind_created(
+                    session, tenant_id, subscription_id, customer_id, self._actor
+                ),
+            ),
         )
 
     def _update(
@@ -197,8 +371,20 @@ class BillingReconciler:
         detail: str,
         call: Callable[[], object],
     ) -> ReconcileStep:
+        outcome = StepOutcome.QUEUED
+        error: str | None = None
         try:
             call()
-        except (TransitionError, InvalidSpecError) as error:
-            return ReconcileStep(tenant_id, subscription_id, request, detail, error=str(error))
-        return ReconcileStep(tenant_id, subscription_id, request, detail)
+        except TransitionError as refused:
+            outcome, error = StepOutcome.WAITING, str(refused)
+        except _REFUSALS as refused:
+            outcome, error = StepOutcome.REFUSED, str(refused)
+        except Exception as failure:  # noqa: BLE001 - one subscription never stops the others
+            outcome, error = StepOutcome.FAILED, _describe(failure)
+        return ReconcileStep(tenant_id, subscription_id, request, detail, error, outcome)
+
+
+def _describe(error: BaseException) -> str:
+    """One line for the log and the ledger: the error's type and its first line."""
+    first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{type(error).__name__}: {first}" if first else type(error).__name__

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from components.plans import PlanName
 
 DEFAULT_PRICE_PLANS: dict[str, PlanName] = {f"{plan.value}-monthly": plan for plan in PlanName}
 """Lookup keys `<plan>-monthly`; production adds its price ids (`price_...`) too."""
+DEFAULT_RECONCILE_BACKOFF_SECONDS = 5.0
+DEFAULT_RECONCILE_BACKOFF_MAX_SECONDS = 300.0
+DEFAULT_MAX_JSON_DEPTH = 32
+"""Real billing events nest fewer than 10 levels of arrays and objects."""
 
 
 class BillingSettings(BaseSettings):
-    """Webhook secrets, signature tolerance, the suspension grace period and the price map."""
+    """Webhook secrets, signature tolerance, the suspension grace period, the price map, the
+    reconciler's pace and the webhook server's request limits."""
 
     model_config = SettingsConfigDict(
         env_prefix="TENANTS_BILLING_", frozen=True, extra="ignore", use_attribute_docstrings=True
@@ -32,12 +38,52 @@ class BillingSettings(BaseSettings):
     price_plans: dict[str, PlanName] = Field(default_factory=lambda: dict(DEFAULT_PRICE_PLANS))
     """Billing price id or lookup key -> plan, as a JSON object."""
 
+    reconcile_interval_seconds: float = Field(default=2.0, gt=0, le=3600)
+    """Time between reconciliation passes of `tenantctl billing serve`."""
+    reconcile_backoff_seconds: float = Field(
+        default=DEFAULT_RECONCILE_BACKOFF_SECONDS, gt=0, le=3600
+    )
+    """Delay before a failed subscription is tried again; doubles with each failure."""
+    reconcile_backoff_max_seconds: float = Field(
+        default=DEFAULT_RECONCILE_BACKOFF_MAX_SECONDS, gt=0, le=86400
+    )
+    """Upper bound of a failed subscription's retry delay."""
+
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024, le=16 * 1024 * 1024)
+    """Largest webhook body read; longer bodies (declared or chunked) get 413 unread."""
+    max_json_depth: int = Field(default=DEFAULT_MAX_JSON_DEPTH, ge=4, le=256)
+    """Deepest nesting of arrays and objects in an event body; deeper bodies get 400."""
+    header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    """Time a connection has to send a complete request head (slow or idle clients are cut)."""
+    body_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    """Time a request has to send its whole body once the head has arrived."""
+    keepalive_timeout_seconds: int = Field(default=5, ge=1, le=300)
+    """How long an idle keep-alive connection stays open between requests."""
+    max_connections: int = Field(default=256, ge=1, le=100_000)
+    """Open connections the webhook server holds; more are closed on arrival."""
+    max_connections_per_client: int = Field(default=32, ge=1, le=100_000)
+    """Open connections one client address may hold; one client cannot take them all."""
+
     @field_validator("webhook_secrets")
     @classmethod
     def _non_blank(cls, secrets: tuple[str, ...]) -> tuple[str, ...]:
         if any(not s.strip() for s in secrets):
             raise ValueError("webhook secrets must not be blank")
         return secrets
+
+    @model_validator(mode="after")
+    def _limits_fit(self) -> Self:
+        if self.max_connections_per_client > self.max_connections:
+            raise ValueError(
+                f"max_connections_per_client ({self.max_connections_per_client}) exceeds "
+                f"max_connections ({self.max_connections})"
+            )
+        if self.reconcile_backoff_max_seconds < self.reconcile_backoff_seconds:
+            raise ValueError(
+                f"reconcile_backoff_max_seconds ({self.reconcile_backoff_max_seconds}) is "
+                f"below reconcile_backoff_seconds ({self.reconcile_backoff_seconds})"
+            )
+        return self
 
     @field_validator("price_plans")
     @classmethod

@@ -5,6 +5,10 @@ into the subscription's ledger: the ledger is the desired change, which
 `control_plane.billing.reconcile` then requests from the registry. A delivery is wholly
 kept or not at all, and a duplicate changes nothing. The SQL store also takes an optional
 hook that records more in that same transaction.
+
+A tenant id belongs to the first subscription that names it (and, once the tenant exists,
+to the subscription bound to it in `billing_tenant_owners`): an event of another
+subscription naming it is recorded as refused and changes nothing.
 """
 
 from __future__ import annotations
@@ -29,7 +33,11 @@ from sqlalchemy.orm import Session
 
 from control_plane.billing.events import BillingEvent, EventIntent, Ignored
 from control_plane.billing.ledger import Decision, SubscriptionState, apply
-from control_plane.registry.billing_models import BillingEventRecord, SubscriptionLedger
+from control_plane.registry.billing_models import (
+    BillingEventRecord,
+    SubscriptionLedger,
+    TenantOwner,
+)
 from control_plane.registry.database import Database
 
 
@@ -42,6 +50,8 @@ class Outcome(StrEnum):
     """It was folded into the ledger but asked for nothing new (stale or repeated facts)."""
     IGNORED = "ignored"
     """Its type (or content) does not concern tenants."""
+    REFUSED = "refused"
+    """It names a tenant that belongs to another subscription; nothing was applied."""
 
 
 @dataclass(frozen=True)
@@ -69,11 +79,39 @@ class BillingStore(Protocol):
         ...
 
 
+def claimed_tenant(intent: EventIntent, state: SubscriptionState | None) -> str | None:
+    """The tenant id this event would claim for its subscription: the first snapshot's."""
+    if isinstance(intent, Ignored) or intent.snapshot is None:
+        return None
+    if state is not None and state.tenant_id is not None:
+        return None  # already claimed (a different id is an identity conflict in the ledger)
+    return intent.snapshot.tenant_id
+
+
+def taken_reason(tenant_id: str, owner: str) -> str:
+    return (
+        f"tenant {tenant_id!r} belongs to subscription {owner}; "
+        f"another subscription cannot provision or change it"
+    )
+
+
 def _fold(
-    event: BillingEvent, intent: EventIntent, state: SubscriptionState | None
+    event: BillingEvent,
+    intent: EventIntent,
+    state: SubscriptionState | None,
+    owner: str | None = None,
 ) -> RecordedEvent:
+    """What the event does to its subscription; `owner` is the other subscription that
+    already holds the tenant id the event would claim, if any."""
     if isinstance(intent, Ignored):
         return RecordedEvent(event.id, event.type, None, None, Outcome.IGNORED, intent.reason, None)
+    if owner is not None:
+        claimed = claimed_tenant(intent, state)
+        assert claimed is not None
+        reason = f"{event.type} refused: {taken_reason(claimed, owner)}"
+        return RecordedEvent(
+            event.id, event.type, intent.subscription_id, None, Outcome.REFUSED, reason, None
+        )
     decision = apply(state, intent, event.received_at)
     return RecordedEvent(
         event_id=event.id,
@@ -102,7 +140,16 @@ class InMemoryBillingStore:
                 return False
             subscription_id = None if isinstance(intent, Ignored) else intent.subscription_id
             state = self.ledgers.get(subscription_id) if subscription_id else None
-            recorded = _fold(event, intent, state)
+            claimed = claimed_tenant(intent, state)
+            owner = next(
+                (
+                    other
+                    for other, ledger in self.ledgers.items()
+                    if claimed is not None and ledger.tenant_id == claimed
+                ),
+                None,
+            )
+            recorded = _fold(event, intent, state, owner)
             self.events[event.id] = recorded
             if recorded.decision is not None and subscription_id is not None:
                 self.ledgers[subscription_id] = recorded.decision.state
@@ -120,9 +167,17 @@ registry's tenant use cases and job queue); it raises to refuse the delivery."""
 
 _EVENTS = cast("Table", BillingEventRecord.__table__)
 _LEDGERS = cast("Table", SubscriptionLedger.__table__)
+_OWNERS = cast("Table", TenantOwner.__table__)
 # Built once: statements with bound parameters skip per-call construction and caching work.
 _FIND_EVENT = select(_EVENTS.c.id).where(_EVENTS.c.id == bindparam("id"))
 _FIND_LEDGER = select(_LEDGERS.c.state).where(_LEDGERS.c.id == bindparam("id")).with_for_update()
+_FIND_CLAIM = (
+    select(_LEDGERS.c.id)
+    .where(_LEDGERS.c.tenant_id == bindparam("tenant_id"), _LEDGERS.c.id != bindparam("id"))
+    .order_by(_LEDGERS.c.id)
+    .limit(1)
+)
+_FIND_OWNER = select(_OWNERS.c.subscription_id).where(_OWNERS.c.tenant_id == bindparam("tenant_id"))
 _INSERT_EVENT = insert(_EVENTS)
 _INSERT_LEDGER = insert(_LEDGERS)
 _UPDATE_LEDGER = (
@@ -270,7 +325,9 @@ class SqlBillingStore:
             row = connection.execute(_FIND_LEDGER, {"id": subscription_id}).first()
             if row is not None:
                 state = SubscriptionState.model_validate(row.state)
-        recorded = _fold(event, intent, state)
+        claimed = claimed_tenant(intent, state)
+        owner = None if claimed is None else self._owner(connection, claimed, subscription_id)
+        recorded = _fold(event, intent, state, owner)
         decision = recorded.decision
         connection.execute(
             _INSERT_EVENT,
@@ -288,6 +345,8 @@ class SqlBillingStore:
                 "body": event.body,
             },
         )
+        if recorded.outcome is Outcome.REFUSED:
+            self._refuse(connection, subscription_id, state, recorded.reason, event)
         if decision is not None:
             tenant_id = decision.state.tenant_id
             dumped = decision.state.model_dump(mode="json")
@@ -314,6 +373,43 @@ class SqlBillingStore:
             if decision.action is not None and self._on_decision is not None:
                 self._on_decision(session, event, decision)
         return True
+
+    @staticmethod
+    def _owner(connection: Connection, tenant_id: str, subscription_id: str | None) -> str | None:
+        """The other subscription holding `tenant_id`: bound to it, or naming it first."""
+        bound = connection.execute(_FIND_OWNER, {"tenant_id": tenant_id}).scalar()
+        if bound is not None:
+            return None if bound == subscription_id else str(bound)
+        named = connection.execute(_FIND_CLAIM, {"tenant_id": tenant_id, "id": subscription_id})
+        other = named.scalar()
+        return None if other is None else str(other)
+
+    @staticmethod
+    def _refuse(
+        connection: Connection,
+        subscription_id: str | None,
+        state: SubscriptionState | None,
+        reason: str,
+        event: BillingEvent,
+    ) -> None:
+        """Show the refusal on the subscription (its ledger keeps no claim on the tenant)."""
+        status = {"reconcile_status": "refused", "last_error": reason}
+        if state is None:
+            empty = SubscriptionState(subscription_id=str(subscription_id))
+            connection.execute(
+                _INSERT_LEDGER,
+                {
+                    "id": subscription_id,
+                    "tenant_id": None,
+                    "state": empty.model_dump(mode="json"),
+                    "updated_at": event.received_at,
+                    **status,
+                },
+            )
+        else:
+            connection.execute(
+                update(_LEDGERS).where(_LEDGERS.c.id == subscription_id).values(**status)
+            )
 
     def events_for(self, tenant_id: str) -> list[BillingEventRecord]:
         """A tenant's recorded events, oldest first by creation time."""

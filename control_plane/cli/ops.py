@@ -7,6 +7,7 @@ runner are plans and are always labelled as such.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Annotated
 
@@ -15,6 +16,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
+from control_plane.billing.subscriptions import subscriptions
+from control_plane.cli.billing import subscription_line
 from control_plane.cli.context import (
     ActorOption,
     JsonOption,
@@ -264,12 +267,13 @@ def _outcome_line(outcome: JobOutcome) -> str:
 
 
 def status(as_json: JsonOption = False) -> None:
-    """Fleet summary: tenants by state, the queue, failures."""
+    """Fleet summary: tenants by state, the queue, failures, billing subscriptions in trouble."""
     with service() as tenants:
         summary = tenants.status()
         views = tenants.tenants()
+        billing_problems = subscriptions(tenants.database, problems_only=True)
     if as_json:
-        print_json(summary)
+        print_json({**dataclasses.asdict(summary), "billing_problems": billing_problems})
         return
     states = Table(title="tenants by state")
     states.add_column("state")
@@ -291,3 +295,5 @@ def status(as_json: JsonOption = False) -> None:
         )
     for tenant, error in summary.failed_tenants.items():
         out.print(f"[red]failed[/] [bold]{tenant}[/]: {escape(error)}")
+    for problem in billing_problems:
+        out.print(f"[red]billing[/] {escape(subscription_line(problem))}")

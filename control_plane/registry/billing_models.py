@@ -1,5 +1,6 @@
-"""The billing tables: received events (deduplicated by event id), subscription ledgers and
-invoices. They share the registry's `Base`, so one migration history covers the schema."""
+"""The billing tables: received events (deduplicated by event id), subscription ledgers with
+their reconciliation status, which subscription owns which tenant, and invoices. They share
+the registry's `Base`, so one migration history covers the schema."""
 
 from __future__ import annotations
 
@@ -7,7 +8,18 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, Index, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from control_plane.registry.models import Base, utcnow
@@ -29,7 +41,7 @@ class BillingEventRecord(Base):
     subscription_id: Mapped[str | None] = mapped_column(String(255))
     tenant_id: Mapped[str | None] = mapped_column(String(32), index=True)
     outcome: Mapped[str] = mapped_column(String(16))
-    """`applied`, `unchanged` or `ignored`."""
+    """`applied`, `unchanged`, `ignored` or `refused` (it names another's tenant)."""
     action: Mapped[str | None] = mapped_column(String(32))
     """The lifecycle action the event caused, if any."""
     reason: Mapped[str] = mapped_column(Text)
@@ -46,6 +58,32 @@ class SubscriptionLedger(Base):
     tenant_id: Mapped[str | None] = mapped_column(String(32), index=True)
     state: Mapped[dict[str, Any]] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    reconcile_status: Mapped[str] = mapped_column(String(16), default="pending")
+    """A `control_plane.billing.reconcile.SubscriptionStatus` value."""
+    last_error: Mapped[str | None] = mapped_column(Text)
+    """Why the latest request for this subscription failed or was refused."""
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    """Consecutive failed passes; the retry delay doubles with each."""
+    retry_at: Mapped[datetime | None]
+    """Not tried again before this time (backoff after a failure)."""
+    refused_for: Mapped[str | None] = mapped_column(String(64))
+    """Fingerprint of the desired tenant that was refused; it is asked again only once the
+    subscription asks for something else (or an operator links its tenant)."""
+
+
+class TenantOwner(Base):
+    """The subscription (and customer) a tenant belongs to: the one whose event created it,
+    or the one an operator linked it to. Only that subscription's events change it."""
+
+    __tablename__ = "billing_tenant_owners"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    subscription_id: Mapped[str] = mapped_column(String(255), unique=True)
+    customer_id: Mapped[str | None] = mapped_column(String(255))
+    bound_by: Mapped[str] = mapped_column(String(16))
+    """`created` (billing created the tenant) or `linked` (an operator linked it)."""
+    actor: Mapped[str] = mapped_column(String(128))
+    bound_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class InvoiceRecord(Base):

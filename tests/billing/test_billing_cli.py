@@ -127,7 +127,10 @@ app()
 """
 
 
-def test_serve_takes_a_sent_event_and_requests_the_tenant(environment: Settings) -> None:
+def test_serve_takes_a_sent_event_and_requests_the_tenant(
+    environment: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TENANTS_BILLING_MAX_BODY_BYTES", "8192")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -158,6 +161,11 @@ def test_serve_takes_a_sent_event_and_requests_the_tenant(environment: Settings)
         database.dispose()
         assert view is not None, "the reconciler did not request the tenant within 10 s"
         assert (view.plan, view.state) == ("starter", "pending")
+        # The server's limits are the configured ones.
+        chunks = (b"x" * 4096 for _ in range(4))
+        refused = httpx.post(f"{base}/hooks/billing", content=chunks)
+        assert refused.status_code == 413
+        assert refused.json()["detail"] == "the body exceeds 8192 bytes"
     finally:
         server.terminate()
         server.wait(timeout=10)

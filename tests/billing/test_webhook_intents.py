@@ -291,7 +291,7 @@ def test_unknown_event_types_are_acknowledged_and_recorded_as_ignored(
 def test_an_oversized_body_is_refused_unread(sender: Sender) -> None:
     body = b"{" + b" " * (300 * 1024) + b"}"
     response = sender.client.post("/hooks/billing", content=body, headers=sender.headers(body))
-    assert response.status_code == 400
+    assert response.status_code == 413
     assert "exceeds" in response.json()["detail"]
 
 
