@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -11,6 +13,8 @@ from sqlalchemy.engine import make_url
 from control_plane.registry.database import Database
 
 POSTGRES_URL_VARIABLE = "TENANTS_TEST_POSTGRES_URL"
+_CHECKOUT = hashlib.sha256(str(Path(__file__).resolve().parents[1]).encode()).hexdigest()[:8]
+"""Tells apart the schemas of test runs from different checkouts sharing one server."""
 
 
 def postgres_test_url(suite: str) -> str:
@@ -23,7 +27,7 @@ def postgres_test_url(suite: str) -> str:
             f"{POSTGRES_URL_VARIABLE} is not set; start a server with "
             f"`eval $(scripts/postgres.sh)` to run the PostgreSQL variant"
         )
-    schema = f"{suite}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    schema = f"{suite}_{_CHECKOUT}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
     admin = Database(url)
     with admin.engine.begin() as connection:
         connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
