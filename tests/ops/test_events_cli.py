@@ -33,7 +33,9 @@ def cli(tmp_path: Path) -> Any:
 
 
 def test_events_from_the_command_line(cli: Any) -> None:
-    added = json.loads(cli("events", "endpoints", "add", "http://127.0.0.1:9/hook", "--json").stdout)
+    added = json.loads(
+        cli("events", "endpoints", "add", "http://127.0.0.1:9/hook", "--json").stdout
+    )
     assert added["secret"].startswith("whsec_")
     listed = cli("events", "endpoints", "list").stdout
     assert "http://127.0.0.1:9/hook" in listed and added["secret"] not in listed
@@ -55,7 +57,7 @@ def test_events_from_the_command_line(cli: Any) -> None:
     ("args", "message"),
     [
         (("events", "endpoints", "add", "http://example.com/x"), "must use https"),
-        (("events", "endpoints", "add", "https://x.example/", "--tenant", "nope"), "unknown tenant"),
+        (("events", "endpoints", "add", "https://x.example/", "--tenant", "no"), "unknown tenant"),
         (("events", "endpoints", "remove", "7"), "no event endpoint 7"),
         (("events", "list", "nope"), "unknown tenant 'nope'"),
     ],
