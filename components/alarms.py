@@ -14,6 +14,16 @@ from pulumi import ResourceOptions
 _GB = 1024**3
 
 
+def alarm_name_prefix(tenant_id: str) -> str:
+    """What every CloudWatch alarm of the tenant is named with; readers of alarm states
+    (metering, health) list alarms by it, then confirm the `tenant` tag."""
+    return f"tenant-{tenant_id}-"
+
+
+def alarm_name(tenant_id: str, role: str) -> str:
+    return f"{alarm_name_prefix(tenant_id)}{role}"
+
+
 @dataclass
 class TenantAlarmsArgs:
     """Inputs of `TenantAlarms`."""
@@ -105,7 +115,7 @@ class TenantAlarms(pulumi.ComponentResource):
         actions = [self._topic.arn]
         return aws.cloudwatch.MetricAlarm(
             f"{self._name}-{role}",
-            name=f"tenant-{self._args.tenant_id}-{role}",
+            name=alarm_name(self._args.tenant_id, role),
             alarm_actions=actions,
             ok_actions=actions,
             opts=ResourceOptions(parent=self),

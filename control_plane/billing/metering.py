@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
+from components.alarms import alarm_name_prefix
+
 if TYPE_CHECKING:
     from mypy_boto3_autoscaling import AutoScalingClient
     from mypy_boto3_cloudwatch import CloudWatchClient
@@ -129,7 +131,7 @@ def discover_resources(
 
     alarms: list[str] = []
     for alarm_page in cloudwatch.get_paginator("describe_alarms").paginate(
-        AlarmNamePrefix=f"{tenant_id}-", AlarmTypes=["MetricAlarm"]
+        AlarmNamePrefix=alarm_name_prefix(tenant_id), AlarmTypes=["MetricAlarm"]
     ):
         for alarm in alarm_page.get("MetricAlarms", []):
             tags = cloudwatch.list_tags_for_resource(ResourceARN=alarm["AlarmArn"])["Tags"]

@@ -14,6 +14,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
+from components.alarms import alarm_name
 from control_plane.billing.metering import (
     MeteringWindow,
     MeterReading,
@@ -70,7 +71,7 @@ def _bundle(aws: dict[str, Any], tenant: str, *, with_alarm: bool = True) -> Non
     if not with_alarm:
         return
     aws["cloudwatch"].put_metric_alarm(
-        AlarmName=f"{tenant}-cpu-high-9c1d",
+        AlarmName=alarm_name(tenant, "cpu-high"),
         Namespace="AWS/EC2",
         MetricName="CPUUtilization",
         Statistic="Average",
@@ -129,7 +130,7 @@ def test_discovery_finds_only_the_tenants_tagged_resources(aws: dict[str, Any]) 
         tenant_id="acme",
         autoscaling_groups=("acme-workers-a1b2",),
         buckets=("acme-data-7f3e", "acme-uploads-7f3e"),
-        alarms=("acme-cpu-high-9c1d",),
+        alarms=(alarm_name("acme", "cpu-high"),),
     )
 
 
