@@ -7,7 +7,18 @@ from __future__ import annotations
 
 import typer
 
-from control_plane.cli import billing, check, demo, events, invoices, ops, plan, sandbox, tenants
+from control_plane.cli import (
+    billing,
+    check,
+    demo,
+    events,
+    health,
+    invoices,
+    ops,
+    plan,
+    sandbox,
+    tenants,
+)
 
 app = typer.Typer(
     name="tenantctl",
@@ -22,7 +33,7 @@ def _root() -> None:
     """Provision, check, scale, bill and retire per-tenant AWS service bundles."""
 
 
-for module in (demo, plan, check, tenants, ops, events, billing, invoices, sandbox):
+for module in (demo, plan, check, tenants, ops, health, events, billing, invoices, sandbox):
     module.register(app)
 
 
