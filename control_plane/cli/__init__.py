@@ -17,6 +17,7 @@ from control_plane.cli import (
     ops,
     plan,
     sandbox,
+    sync,
     tenants,
 )
 
@@ -33,7 +34,19 @@ def _root() -> None:
     """Provision, check, scale, bill and retire per-tenant AWS service bundles."""
 
 
-for module in (demo, plan, check, tenants, ops, health, events, billing, invoices, sandbox):
+for module in (
+    demo,
+    plan,
+    check,
+    tenants,
+    sync,
+    ops,
+    health,
+    events,
+    billing,
+    invoices,
+    sandbox,
+):
     module.register(app)
 
 

@@ -174,8 +174,14 @@ class Diagnostician:
                     f"read the engine messages below, fix the cause, then `tenantctl up "
                     f"{tenant_id}` retries"
                 )
-            if health.drift:
-                steps.append(f"`tenantctl up {tenant_id}` applies the registry's desired spec")
+            for line in health.drift:
+                if line.startswith("desired spec"):
+                    steps.append(f"`tenantctl up {tenant_id}` applies the registry's desired spec")
+                else:
+                    steps.append(
+                        f"`tenantctl sync {tenant_id}` takes the edited stack file in as a spec "
+                        f"change; `tenantctl tenants show {tenant_id}` shows the registry's spec"
+                    )
             return Diagnosis(
                 tenant_id=tenant_id,
                 plan=tenant.plan,
