@@ -35,6 +35,7 @@ from control_plane.cli.context import (
     registry,
     user_errors,
 )
+from control_plane.ops.metrics import ServerMetrics
 from control_plane.service import TenantService
 
 billing_app = typer.Typer(
@@ -86,19 +87,24 @@ def serve(
         store = SqlBillingStore(database)
         stop = threading.Event()
         reconciler = BillingReconciler(database, TenantService(database, settings))
+        metrics = ServerMetrics(database)
 
         def reconcile_loop() -> None:
             while not stop.wait(reconcile_every):
-                for step in reconciler.reconcile():
+                steps = reconciler.reconcile()
+                for step in steps:
                     result = f"refused: {step.error}" if step.error else "queued"
                     out.print(f"billing {step.request} {step.tenant_id} ({step.detail}): {result}")
+                metrics.reconciler_pass(errors=sum(1 for step in steps if step.error))
 
         loop = threading.Thread(target=reconcile_loop, name="billing-reconciler", daemon=True)
         if reconcile_every > 0:
             loop.start()
         out.print(f"billing webhook on http://{host}:{port}/hooks/billing (docs at /docs)")
+        app = create_app(billing, store)
+        metrics.mount(app)
         try:
-            uvicorn.run(create_app(billing, store), host=host, port=port, log_level="warning")
+            uvicorn.run(app, host=host, port=port, log_level="warning")
         finally:
             stop.set()
             store.close()
