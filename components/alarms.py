@@ -54,6 +54,9 @@ class TenantAlarmsArgs:
     """Monthly cost budget."""
     contacts: tuple[str, ...] = field(default_factory=tuple)
     """E-mail subscribers of the topic."""
+    capacity_low_minutes: int = 5
+    """Minutes below the group minimum before the capacity alarm fires (from the plan's
+    service level: a fraction of its monthly error budget)."""
 
 
 class TenantAlarms(pulumi.ComponentResource):
@@ -176,7 +179,7 @@ class TenantAlarms(pulumi.ComponentResource):
                     dimensions=group,
                     statistic="Minimum",
                     period=60,
-                    evaluation_periods=5,
+                    evaluation_periods=args.capacity_low_minutes,
                     threshold=args.min_size,
                     comparison_operator="LessThanThreshold",
                     treat_missing_data="breaching",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -292,9 +292,12 @@ def test_the_cli_meters_usage_from_the_tenants_resources(cli_env: Database) -> N
         }
         # No alarm: moto does not serve DescribeAlarmHistory (see test_metering).
         _bundle(aws, "acme", with_alarm=False)
-        # Three workers all October: 2,232 instance-hours, 732 beyond Starter's 1,500.
+        # Three workers all October (five-minute datapoints, as the group publishes them):
+        # 2,232 instance-hours, 732 beyond Starter's 1,500, and no interval unavailable.
         start = datetime(2024, 10, 1, tzinfo=UTC)
-        _seed_instances(aws["cloudwatch"], "acme-workers-a1b2", start, [3.0] * 744)
+        _seed_instances(
+            aws["cloudwatch"], "acme-workers-a1b2", start, [3.0] * 744 * 12, timedelta(minutes=5)
+        )
         result = CliRunner().invoke(
             _cli(), ["invoices", "acme", "--issue", "2024-10", "--meter"], env={"COLUMNS": "200"}
         )

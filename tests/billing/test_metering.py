@@ -83,15 +83,23 @@ def _bundle(aws: dict[str, Any], tenant: str, *, with_alarm: bool = True) -> Non
     )
 
 
-def _seed_instances(cloudwatch: Any, group: str, start: datetime, counts: list[float]) -> None:
+def _seed_instances(
+    cloudwatch: Any,
+    group: str,
+    start: datetime,
+    counts: list[float | None],
+    step: timedelta = timedelta(hours=1),
+) -> None:
+    """In-service instance counts, one per `step` from `start` (None: no datapoint)."""
     data = [
         {
             "MetricName": "GroupInServiceInstances",
             "Dimensions": [{"Name": "AutoScalingGroupName", "Value": group}],
-            "Timestamp": start + timedelta(hours=i),
+            "Timestamp": start + step * i,
             "Value": count,
         }
         for i, count in enumerate(counts)
+        if count is not None
     ]
     for i in range(0, len(data), 500):
         cloudwatch.put_metric_data(Namespace="AWS/AutoScaling", MetricData=data[i : i + 500])
