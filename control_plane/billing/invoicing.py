@@ -53,6 +53,14 @@ class BillingPeriod(_Frozen):
         last = calendar.monthrange(year, month)[1]
         return cls(start=date(year, month, 1), end=date(year, month, last) + timedelta(days=1))
 
+    @classmethod
+    def parse(cls, text: str) -> BillingPeriod:
+        """The calendar month `YYYY-MM`; a `ValueError` says what is expected."""
+        match = re.fullmatch(r"(\d{4})-(\d{2})", text)
+        if not match or not 1 <= int(match.group(2)) <= 12:
+            raise ValueError(f"{text!r} is not a month like 2026-11")
+        return cls.month(int(match.group(1)), int(match.group(2)))
+
     @property
     def days(self) -> int:
         return (self.end - self.start).days

@@ -109,6 +109,16 @@ def _tags_match(tags: Sequence[Any], tenant_id: str) -> bool:
     return any(t["Key"] == "tenant" and t["Value"] == tenant_id for t in tags)
 
 
+def tenant_groups(autoscaling: AutoScalingClient, tenant_id: str) -> list[str]:
+    """The tenant's autoscaling groups, by their `tenant` tag."""
+    groups: list[str] = []
+    for page in autoscaling.get_paginator("describe_auto_scaling_groups").paginate(
+        Filters=[{"Name": "tag:tenant", "Values": [tenant_id]}]
+    ):
+        groups.extend(g["AutoScalingGroupName"] for g in page["AutoScalingGroups"])
+    return groups
+
+
 def discover_resources(
     tenant_id: str,
     *,
@@ -117,11 +127,7 @@ def discover_resources(
     cloudwatch: CloudWatchClient,
 ) -> TenantResources:
     """The tenant's autoscaling groups, buckets and alarms, by their `tenant` tag."""
-    groups: list[str] = []
-    for page in autoscaling.get_paginator("describe_auto_scaling_groups").paginate(
-        Filters=[{"Name": "tag:tenant", "Values": [tenant_id]}]
-    ):
-        groups.extend(g["AutoScalingGroupName"] for g in page["AutoScalingGroups"])
+    groups = tenant_groups(autoscaling, tenant_id)
 
     buckets: list[str] = []
     for bucket in s3.list_buckets().get("Buckets", []):

@@ -10,15 +10,23 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from typing import Annotated
 
+import boto3
 import typer
+from botocore.exceptions import BotoCoreError, ClientError
 from rich.markup import escape
 from rich.table import Table
 
-from control_plane.cli.context import JsonOption, out, print_json, registry, user_errors
+from control_plane.billing.invoice_book import NothingToBillError
+from control_plane.billing.invoicing import BillingPeriod, LifecycleSegment
+from control_plane.billing.metering import MeterReading, UsageMeter, tenant_groups
+from control_plane.cli.context import JsonOption, fail, out, print_json, registry, user_errors
 from control_plane.ops.diagnose import Diagnosis, Diagnostician
 from control_plane.ops.health import HealthCheck, TenantHealth, Verdict, aws_cloudwatch
+from control_plane.ops.service_levels import service_level_report
+from control_plane.registry.repository import Registry
 from planner.stacks import StackFiles
 
 VERDICT_COLOURS = {
@@ -33,6 +41,7 @@ VERDICT_COLOURS = {
 def register(app: typer.Typer) -> None:
     app.command("health")(health)
     app.command("diagnose")(diagnose)
+    app.command("slo")(slo)
 
 
 @contextmanager
@@ -159,3 +168,59 @@ def _print_diagnosis(report: Diagnosis) -> None:
             f"{sub.payment}{pending}",
             highlight=False,
         )
+
+
+def slo(
+    tenant: Annotated[str, typer.Argument(help="Tenant id.")],
+    *,
+    month: Annotated[str, typer.Option(help="The month, like 2026-11.")],
+    as_json: JsonOption = False,
+) -> None:
+    """The month's achieved availability against the plan's objective, and the credit due."""
+    try:
+        period = BillingPeriod.parse(month)
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--month") from None
+    with registry() as (_settings, database), user_errors():
+        with database.transaction() as session:
+            region = Registry(session).spec(tenant).region
+        cloudwatch = boto3.client("cloudwatch", region_name=region)
+        autoscaling = boto3.client("autoscaling", region_name=region)
+        try:
+            groups = tenant_groups(autoscaling, tenant)
+            meter = UsageMeter(cloudwatch)
+
+            def availability(segment: LifecycleSegment) -> MeterReading:
+                measured, available = meter.availability(
+                    groups, period.window(segment.start, segment.end)
+                )
+                return MeterReading(measured_minutes=measured, available_minutes=available)
+
+            report = service_level_report(database, tenant, period, availability, date.today())
+        except NothingToBillError as error:
+            raise fail(str(error)) from None
+        except (BotoCoreError, ClientError) as error:
+            raise fail(
+                f"reading availability of {tenant} failed: {error} (configure AWS credentials, "
+                "or run `tenantctl sandbox`)"
+            ) from None
+    if as_json:
+        print_json(report)
+        return
+    if report.objective_percent is None:
+        out.print(f"{tenant}, {report.month}: plan {report.plan} is best effort (no objective)")
+        return
+    achieved = "not measured" if report.achieved_percent is None else f"{report.achieved_percent}%"
+    verdict = "[green]met[/]" if report.met else "[red]missed[/]" if report.met is False else "-"
+    out.print(
+        f"{tenant}, {report.month}: availability {achieved} against {report.objective_percent}% "
+        f"({report.plan}): {verdict}",
+        highlight=False,
+    )
+    out.print(
+        f"measured {report.measured_minutes} active minutes, {report.available_minutes} with "
+        "an instance in service",
+        highlight=False,
+    )
+    if report.credit_line:
+        out.print(f"{report.credit_line}: {report.credit} {report.currency}", highlight=False)
