@@ -21,6 +21,7 @@ lint: setup
 # The PostgreSQL variants of the registry and queue tests need a local server: CI must
 # have one; elsewhere they skip, saying why, when scripts/postgres.sh cannot start it.
 test: lint
+	@bash scripts/system-packages.sh
 	@pg_env="$$(bash scripts/postgres.sh)" || { \
 		if [ -n "$$CI" ]; then echo "CI needs PostgreSQL for the queue tests" >&2; exit 1; fi; \
 		echo "PostgreSQL unavailable: its test variants will be skipped" >&2; }; \

@@ -14,6 +14,16 @@ from pulumi import ResourceOptions
 _GB = 1024**3
 
 
+def alarm_name_prefix(tenant_id: str) -> str:
+    """What every CloudWatch alarm of the tenant is named with; readers of alarm states
+    (metering, health) list alarms by it, then confirm the `tenant` tag."""
+    return f"tenant-{tenant_id}-"
+
+
+def alarm_name(tenant_id: str, role: str) -> str:
+    return f"{alarm_name_prefix(tenant_id)}{role}"
+
+
 @dataclass
 class TenantAlarmsArgs:
     """Inputs of `TenantAlarms`."""
@@ -44,6 +54,9 @@ class TenantAlarmsArgs:
     """Monthly cost budget."""
     contacts: tuple[str, ...] = field(default_factory=tuple)
     """E-mail subscribers of the topic."""
+    capacity_low_minutes: int = 5
+    """Minutes below the group minimum before the capacity alarm fires (from the plan's
+    service level: a fraction of its monthly error budget)."""
 
 
 class TenantAlarms(pulumi.ComponentResource):
@@ -105,7 +118,7 @@ class TenantAlarms(pulumi.ComponentResource):
         actions = [self._topic.arn]
         return aws.cloudwatch.MetricAlarm(
             f"{self._name}-{role}",
-            name=f"tenant-{self._args.tenant_id}-{role}",
+            name=alarm_name(self._args.tenant_id, role),
             alarm_actions=actions,
             ok_actions=actions,
             opts=ResourceOptions(parent=self),
@@ -166,7 +179,7 @@ class TenantAlarms(pulumi.ComponentResource):
                     dimensions=group,
                     statistic="Minimum",
                     period=60,
-                    evaluation_periods=5,
+                    evaluation_periods=args.capacity_low_minutes,
                     threshold=args.min_size,
                     comparison_operator="LessThanThreshold",
                     treat_missing_data="breaching",

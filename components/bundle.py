@@ -12,6 +12,7 @@ from components.alarms import TenantAlarms, TenantAlarmsArgs
 from components.compute import TenantCompute, TenantComputeArgs
 from components.identity import TenantIdentity, TenantIdentityArgs
 from components.network import TenantNetwork, TenantNetworkArgs
+from components.plans import get_plan
 from components.spec import TenantSpec
 from components.storage import TenantStorage, TenantStorageArgs
 
@@ -139,6 +140,7 @@ class ServiceBundle(pulumi.ComponentResource):
                 cpu_high_percent=spec.alarms.cpu_high_percent,
                 budget_usd=spec.effective_budget_usd,
                 contacts=tuple(str(c) for c in spec.alarms.contacts),
+                **_service_level_alarms(spec),
             ),
             child,
         )
@@ -200,3 +202,9 @@ def _tenant_provider(
         ),
         opts,
     )
+
+
+def _service_level_alarms(spec: TenantSpec) -> dict[str, int]:
+    """Alarm settings that follow from the plan's service level (none for best effort)."""
+    level = get_plan(spec.plan).service_level
+    return {} if level is None else {"capacity_low_minutes": level.detection_minutes}

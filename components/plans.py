@@ -106,6 +106,40 @@ class PlanPricing(_Frozen):
     """Price of each alarm-hour beyond the included ones (incident handling)."""
 
 
+class ServiceCredit(_Frozen):
+    """A credit the plan gives when the achieved availability falls below a threshold."""
+
+    below_percent: Decimal
+    """Achieved availability strictly below this earns the credit."""
+    credit_percent: Decimal
+    """Share of the period's base charges credited."""
+
+
+class ServiceLevel(_Frozen):
+    """What the plan promises about the tenant's service, and what a miss is worth.
+
+    Availability is the share of five-minute intervals of the month, while the tenant is
+    active, in which its autoscaling group had at least one instance in service.
+    """
+
+    availability_percent: Decimal
+    """The objective, e.g. 99.9."""
+    credits: tuple[ServiceCredit, ...]
+    """Credit tiers; the largest credit whose threshold is missed applies."""
+
+    @property
+    def detection_minutes(self) -> int:
+        """Minutes below capacity before the capacity-low alarm pages: a twentieth of the
+        monthly error budget (30 days), between 1 and 15, so a page comes well before the
+        objective is lost."""
+        budget = Decimal(30 * 24 * 60) * (Decimal(100) - self.availability_percent) / 100
+        return max(1, min(15, int(budget / 20)))
+
+    def credit_percent(self, achieved_percent: Decimal) -> Decimal:
+        missed = [c.credit_percent for c in self.credits if achieved_percent < c.below_percent]
+        return max(missed, default=Decimal(0))
+
+
 class Plan(_Frozen):
     """One entry of the catalog."""
 
@@ -114,6 +148,8 @@ class Plan(_Frozen):
     defaults: PlanDefaults
     limits: PlanLimits
     pricing: PlanPricing
+    service_level: ServiceLevel | None = None
+    """None: best effort, no objective and no credits (the free plan)."""
     rank: int = Field(description="Order of the plans, for upgrade/downgrade decisions.")
 
 
@@ -163,6 +199,13 @@ CATALOG: dict[PlanName, Plan] = {
     ),
     PlanName.STARTER: Plan(
         name=PlanName.STARTER,
+        service_level=ServiceLevel(
+            availability_percent=Decimal("99.5"),
+            credits=(
+                ServiceCredit(below_percent=Decimal("99.5"), credit_percent=Decimal("10")),
+                ServiceCredit(below_percent=Decimal("99.0"), credit_percent=Decimal("25")),
+            ),
+        ),
         title="Starter",
         rank=1,
         defaults=PlanDefaults(
@@ -201,6 +244,14 @@ CATALOG: dict[PlanName, Plan] = {
     ),
     PlanName.PRO: Plan(
         name=PlanName.PRO,
+        service_level=ServiceLevel(
+            availability_percent=Decimal("99.9"),
+            credits=(
+                ServiceCredit(below_percent=Decimal("99.9"), credit_percent=Decimal("10")),
+                ServiceCredit(below_percent=Decimal("99.5"), credit_percent=Decimal("25")),
+                ServiceCredit(below_percent=Decimal("99.0"), credit_percent=Decimal("50")),
+            ),
+        ),
         title="Pro",
         rank=2,
         defaults=PlanDefaults(
@@ -239,6 +290,14 @@ CATALOG: dict[PlanName, Plan] = {
     ),
     PlanName.ENTERPRISE: Plan(
         name=PlanName.ENTERPRISE,
+        service_level=ServiceLevel(
+            availability_percent=Decimal("99.95"),
+            credits=(
+                ServiceCredit(below_percent=Decimal("99.95"), credit_percent=Decimal("10")),
+                ServiceCredit(below_percent=Decimal("99.9"), credit_percent=Decimal("25")),
+                ServiceCredit(below_percent=Decimal("99.0"), credit_percent=Decimal("50")),
+            ),
+        ),
         title="Enterprise",
         rank=3,
         defaults=PlanDefaults(

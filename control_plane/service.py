@@ -297,6 +297,42 @@ class TenantService:
                 reason=reason,
             )
 
+    def sync_from_stack(self, tenant_id: str, *, actor: str) -> Accepted:
+        """Take a registered tenant's edited stack file in as its desired spec (GitOps).
+
+        The file is validated like any request; what may never change in place (tenant id,
+        network, region, residency) and suspension (a request of its own) are refused.
+        """
+        with self._use_case() as (registry, files):
+            tenant = registry.tenant(tenant_id, for_update=True)
+            current = registry.spec(tenant_id)
+            edited = self.stacks.read_spec(tenant_id)
+            fixed = {
+                "network.cidr": (current.network.cidr, edited.network.cidr),
+                "region": (current.region, edited.region),
+                "residency": (current.residency, edited.residency),
+            }
+            for field, (was, now) in fixed.items():
+                if was != now:
+                    raise SpecChangeError(
+                        f"{field} cannot change in place (stack file has {now}, the registry "
+                        f"{was}); moving a tenant means a new tenant and a data migration"
+                    )
+            if edited.suspended != current.suspended:
+                raise SpecChangeError(
+                    "suspended cannot be set in a stack file: use `tenants suspend` or "
+                    "`tenants resume`"
+                )
+            return self._change_spec(
+                registry,
+                files=files,
+                tenant=tenant,
+                current=current,
+                spec=edited,
+                actor=actor,
+                reason="sync from stack file",
+            )
+
     def change_plan(self, tenant_id: str, plan: PlanName | str, *, actor: str) -> Accepted:
         """Move the tenant to another plan; its defaults follow, overrides are re-checked."""
         try:

@@ -21,8 +21,9 @@ LAYERS: dict[str, int] = {
     "control_plane.queue": 6,
     "control_plane.service": 7,
     "control_plane.billing": 8,
-    "control_plane.demo": 9,
-    "control_plane.cli": 10,
+    "control_plane.ops": 9,
+    "control_plane.demo": 10,
+    "control_plane.cli": 11,
 }
 
 

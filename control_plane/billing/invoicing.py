@@ -14,7 +14,7 @@ import calendar
 import re
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Self
 
@@ -52,6 +52,14 @@ class BillingPeriod(_Frozen):
     def month(cls, year: int, month: int) -> BillingPeriod:
         last = calendar.monthrange(year, month)[1]
         return cls(start=date(year, month, 1), end=date(year, month, last) + timedelta(days=1))
+
+    @classmethod
+    def parse(cls, text: str) -> BillingPeriod:
+        """The calendar month `YYYY-MM`; a `ValueError` says what is expected."""
+        match = re.fullmatch(r"(\d{4})-(\d{2})", text)
+        if not match or not 1 <= int(match.group(2)) <= 12:
+            raise ValueError(f"{text!r} is not a month like 2026-11")
+        return cls.month(int(match.group(1)), int(match.group(2)))
 
     @property
     def days(self) -> int:
@@ -256,6 +264,9 @@ def rate_invoice(
                 )
             )
         lines.extend(_usage_lines(segment, item.usage, period, pricing))
+    credit = _service_credit(segments, period)
+    if credit is not None:
+        lines.append(credit)
     return Invoice(
         number=number,
         tenant_id=tenant_id,
@@ -265,4 +276,38 @@ def rate_invoice(
         lines=tuple(lines),
         total=sum((line.amount for line in lines), Decimal("0.00")),
         issued_on=issued_on,
+    )
+
+
+def _service_credit(segments: Sequence[SegmentUsage], period: BillingPeriod) -> InvoiceLine | None:
+    """The credit the plan promises when the period's measured availability misses its
+    service level: a share of the base charges of the days the tenant was active."""
+    plan = get_plan(segments[-1].segment.plan)
+    level = plan.service_level
+    active = [s for s in segments if s.segment.state is SegmentState.ACTIVE]
+    measured = sum((s.usage.measured_minutes for s in active), Decimal(0))
+    if level is None or measured == 0:
+        return None
+    available = sum((s.usage.available_minutes for s in active), Decimal(0))
+    achieved = (available * 100 / measured).quantize(Decimal("0.001"), rounding=ROUND_DOWN)
+    share = level.credit_percent(achieved)
+    if share == 0:
+        return None
+    base = sum(
+        (
+            get_plan(s.segment.plan).pricing.monthly * Decimal(s.segment.days) / period.days
+            for s in active
+        ),
+        Decimal(0),
+    )
+    amount = -to_cents(base * share / 100)
+    return InvoiceLine(
+        description=(
+            f"Service credit: availability {achieved}% below the {plan.title} plan's "
+            f"{level.availability_percent}% objective ({share}% of base charges)"
+        ),
+        quantity=Decimal(1),
+        unit="credit",
+        unit_price=amount,
+        amount=amount,
     )

@@ -32,11 +32,14 @@ class ReconcilerLoop:
         interval: float,
         max_backoff: float,
         on_steps: Callable[[list[ReconcileStep]], None] | None = None,
+        on_pass: Callable[[list[ReconcileStep] | None], None] | None = None,
     ) -> None:
         self._reconciler = reconciler
         self._interval = interval
         self._max_backoff = max(max_backoff, interval)
         self._on_steps = on_steps or _log_steps
+        self._on_pass = on_pass
+        """Told of every pass: its steps, or None when it could not run (for metrics)."""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=THREAD_NAME, daemon=True)
         self.passes = 0
@@ -65,6 +68,8 @@ class ReconcilerLoop:
                 if steps:
                     self._on_steps(steps)
             except Exception as error:  # noqa: BLE001 - the loop outlives any one pass
+                if self._on_pass is not None:
+                    self._on_pass(None)
                 failed_passes += 1
                 delay = min(self._interval * 2**failed_passes, self._max_backoff)
                 logger.warning(
@@ -79,6 +84,8 @@ class ReconcilerLoop:
             delay, failed_passes = self._interval, 0
             self.passes += 1
             self.last_pass_at = time.monotonic()
+            if self._on_pass is not None:
+                self._on_pass(steps)
 
 
 def _log_steps(steps: list[ReconcileStep]) -> None:

@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
+from components.alarms import alarm_name_prefix
+
 if TYPE_CHECKING:
     from mypy_boto3_autoscaling import AutoScalingClient
     from mypy_boto3_cloudwatch import CloudWatchClient
@@ -37,6 +39,8 @@ _MAX_DATAPOINTS = 1440
 """GetMetricStatistics returns at most this many datapoints per call."""
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
+AVAILABILITY_STEP = timedelta(minutes=5)
+"""Granularity of availability: fine enough for a monthly objective (8,640 intervals)."""
 
 
 @dataclass(frozen=True)
@@ -86,17 +90,33 @@ class MeterReading(BaseModel):
     instance_hours: Decimal = Decimal(0)
     storage_gb_days: Decimal = Decimal(0)
     alarm_hours: Decimal = Decimal(0)
+    measured_minutes: Decimal = Decimal(0)
+    """Minutes of the window whose availability was measured (0: not metered)."""
+    available_minutes: Decimal = Decimal(0)
+    """Of those, minutes in five-minute intervals with an instance in service."""
 
     def __add__(self, other: MeterReading) -> MeterReading:
         return MeterReading(
             instance_hours=self.instance_hours + other.instance_hours,
             storage_gb_days=self.storage_gb_days + other.storage_gb_days,
             alarm_hours=self.alarm_hours + other.alarm_hours,
+            measured_minutes=self.measured_minutes + other.measured_minutes,
+            available_minutes=self.available_minutes + other.available_minutes,
         )
 
 
 def _tags_match(tags: Sequence[Any], tenant_id: str) -> bool:
     return any(t["Key"] == "tenant" and t["Value"] == tenant_id for t in tags)
+
+
+def tenant_groups(autoscaling: AutoScalingClient, tenant_id: str) -> list[str]:
+    """The tenant's autoscaling groups, by their `tenant` tag."""
+    groups: list[str] = []
+    for page in autoscaling.get_paginator("describe_auto_scaling_groups").paginate(
+        Filters=[{"Name": "tag:tenant", "Values": [tenant_id]}]
+    ):
+        groups.extend(g["AutoScalingGroupName"] for g in page["AutoScalingGroups"])
+    return groups
 
 
 def discover_resources(
@@ -107,11 +127,7 @@ def discover_resources(
     cloudwatch: CloudWatchClient,
 ) -> TenantResources:
     """The tenant's autoscaling groups, buckets and alarms, by their `tenant` tag."""
-    groups: list[str] = []
-    for page in autoscaling.get_paginator("describe_auto_scaling_groups").paginate(
-        Filters=[{"Name": "tag:tenant", "Values": [tenant_id]}]
-    ):
-        groups.extend(g["AutoScalingGroupName"] for g in page["AutoScalingGroups"])
+    groups = tenant_groups(autoscaling, tenant_id)
 
     buckets: list[str] = []
     for bucket in s3.list_buckets().get("Buckets", []):
@@ -129,7 +145,7 @@ def discover_resources(
 
     alarms: list[str] = []
     for alarm_page in cloudwatch.get_paginator("describe_alarms").paginate(
-        AlarmNamePrefix=f"{tenant_id}-", AlarmTypes=["MetricAlarm"]
+        AlarmNamePrefix=alarm_name_prefix(tenant_id), AlarmTypes=["MetricAlarm"]
     ):
         for alarm in alarm_page.get("MetricAlarms", []):
             tags = cloudwatch.list_tags_for_resource(ResourceARN=alarm["AlarmArn"])["Tags"]
@@ -170,11 +186,43 @@ class UsageMeter:
         self._cloudwatch = cloudwatch
 
     def measure(self, resources: TenantResources, window: MeteringWindow) -> MeterReading:
+        measured, available = self.availability(resources.autoscaling_groups, window)
         return MeterReading(
             instance_hours=self.instance_hours(resources.autoscaling_groups, window),
             storage_gb_days=self.storage_gb_days(resources.buckets, window),
             alarm_hours=self.alarm_hours(resources.alarms, window),
+            measured_minutes=measured,
+            available_minutes=available,
         )
+
+    def availability(
+        self, groups: Sequence[str], window: MeteringWindow
+    ) -> tuple[Decimal, Decimal]:
+        """(measured, available) minutes: a five-minute interval is available when every
+        group had at least one instance in service throughout it. An interval with no
+        datapoint counts as unavailable, as the capacity alarm treats missing data."""
+        if not groups:
+            return Decimal(0), Decimal(0)
+        slots = int((window.end - window.start) / AVAILABILITY_STEP)
+        serving: dict[datetime, int] = {}
+        for group in groups:
+            for start, end in window.chunks(AVAILABILITY_STEP):
+                response = self._cloudwatch.get_metric_statistics(
+                    Namespace="AWS/AutoScaling",
+                    MetricName="GroupInServiceInstances",
+                    Dimensions=[{"Name": "AutoScalingGroupName", "Value": group}],
+                    StartTime=start,
+                    EndTime=end,
+                    Period=int(AVAILABILITY_STEP.total_seconds()),
+                    Statistics=["Minimum"],
+                )
+                for point in response["Datapoints"]:
+                    if point.get("Minimum", 0.0) >= 1:
+                        slot = point["Timestamp"].astimezone(UTC)
+                        serving[slot] = serving.get(slot, 0) + 1
+        available = sum(1 for count in serving.values() if count == len(groups))
+        minutes = Decimal(int(AVAILABILITY_STEP.total_seconds() // 60))
+        return Decimal(slots) * minutes, Decimal(min(available, slots)) * minutes
 
     def instance_hours(self, groups: Sequence[str], window: MeteringWindow) -> Decimal:
         """Hourly average in-service instances, summed over the window's hours."""

@@ -47,6 +47,7 @@ from control_plane.cli.context import (
     registry,
     user_errors,
 )
+from control_plane.ops.metrics import ServerMetrics
 from control_plane.service import TenantService
 
 billing_app = typer.Typer(
@@ -216,6 +217,7 @@ def serve(
             backoff_seconds=billing.reconcile_backoff_seconds,
             backoff_max_seconds=billing.reconcile_backoff_max_seconds,
         )
+        metrics = ServerMetrics(database)
         loop = None
         if every > 0:
             loop = ReconcilerLoop(
@@ -223,9 +225,11 @@ def serve(
                 interval=every,
                 max_backoff=billing.reconcile_backoff_max_seconds,
                 on_steps=_print_step_lines,
+                on_pass=metrics.reconciler_pass,
             )
             loop.start()
         app = create_app(billing, store, reconciler=loop)
+        metrics.mount(app)
         out.print(f"billing webhook on http://{host}:{port}/hooks/billing (docs at /docs)")
         try:
             webhook_server(app, billing, host=host, port=port).run()

@@ -7,7 +7,6 @@ tenant's resources (`AWS_ENDPOINT_URL` points it at the local sandbox).
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -36,10 +35,10 @@ def register(app: typer.Typer) -> None:
 
 
 def _period(text: str) -> BillingPeriod:
-    match = re.fullmatch(r"(\d{4})-(\d{2})", text)
-    if not match or not 1 <= int(match.group(2)) <= 12:
-        raise typer.BadParameter(f"{text!r} is not a month like 2026-11")
-    return BillingPeriod.month(int(match.group(1)), int(match.group(2)))
+    try:
+        return BillingPeriod.parse(text)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
 
 
 def _metered(database: Database, tenant_id: str, period: BillingPeriod) -> UsageSource:

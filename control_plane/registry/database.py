@@ -20,6 +20,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
+from control_plane.registry.lifecycle_events import record_lifecycle_events
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_SECONDS = 60.0
 """How long a SQLite writer waits for the lock before failing (many workers share a file)."""
@@ -65,6 +67,7 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        event.listen(self._sessions, "before_flush", record_lifecycle_events)
 
     @property
     def dialect(self) -> str:

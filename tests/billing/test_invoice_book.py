@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from control_plane.billing.history import SpecChange, TenantHistory, segments_in
 from control_plane.billing.invoice_book import InvoiceBook, NothingToBillError
 from control_plane.billing.invoicing import BillingPeriod, LifecycleSegment, SegmentState
 from control_plane.billing.metering import MeterReading
+from control_plane.cli import app as tenantctl
 from control_plane.cli import invoices as invoices_cli
 from control_plane.registry.database import Database, open_database
 from control_plane.registry.models import Operation, Tenant, TenantSpecVersion
@@ -292,9 +293,12 @@ def test_the_cli_meters_usage_from_the_tenants_resources(cli_env: Database) -> N
         }
         # No alarm: moto does not serve DescribeAlarmHistory (see test_metering).
         _bundle(aws, "acme", with_alarm=False)
-        # Three workers all October: 2,232 instance-hours, 732 beyond Starter's 1,500.
+        # Three workers all October (five-minute datapoints, as the group publishes them):
+        # 2,232 instance-hours, 732 beyond Starter's 1,500, and no interval unavailable.
         start = datetime(2024, 10, 1, tzinfo=UTC)
-        _seed_instances(aws["cloudwatch"], "acme-workers-a1b2", start, [3.0] * 744)
+        _seed_instances(
+            aws["cloudwatch"], "acme-workers-a1b2", start, [3.0] * 744 * 12, timedelta(minutes=5)
+        )
         result = CliRunner().invoke(
             _cli(), ["invoices", "acme", "--issue", "2024-10", "--meter"], env={"COLUMNS": "200"}
         )
@@ -326,3 +330,34 @@ def test_the_cli_explains_a_metering_failure(
     assert "metering acme failed: Could not connect to the endpoint URL" in " ".join(
         result.output.split()
     )
+
+
+def test_the_service_level_report_reads_availability(cli_env: Database) -> None:
+    _create(TenantService(cli_env, Settings()), "acme", plan="pro")
+    _backdate(cli_env, "acme", [_at(9, 20)])
+    with mock_aws():
+        aws = {
+            name: boto3.client(name, region_name=REGION)
+            for name in ("autoscaling", "s3", "cloudwatch")
+        }
+        _bundle(aws, "acme", with_alarm=False)
+        counts: list[float | None] = [2.0] * 31 * 288
+        counts[500:513] = [0.0] * 13  # 65 minutes without an instance in service
+        start = datetime(2024, 10, 1, tzinfo=UTC)
+        _seed_instances(aws["cloudwatch"], "acme-workers-a1b2", start, counts, timedelta(minutes=5))
+        result = CliRunner().invoke(
+            tenantctl, ["slo", "acme", "--month", "2024-10", "--json"], env={"COLUMNS": "200"}
+        )
+        text = CliRunner().invoke(
+            tenantctl, ["slo", "acme", "--month", "2024-10"], env={"COLUMNS": "200"}
+        )
+        missing = CliRunner().invoke(tenantctl, ["slo", "acme", "--month", "2024-08"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["achieved_percent"] == "99.854"
+    assert report["measured_minutes"] == "44640"
+    assert report["met"] is False
+    assert report["credit"] == "-29.90"
+    assert "availability 99.854% against 99.9% (pro): missed" in " ".join(text.output.split())
+    assert missing.exit_code == 1
+    assert "did not exist between 2024-08-01" in " ".join(missing.output.split())

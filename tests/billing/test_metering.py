@@ -14,6 +14,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
+from components.alarms import alarm_name
 from control_plane.billing.metering import (
     MeteringWindow,
     MeterReading,
@@ -70,7 +71,7 @@ def _bundle(aws: dict[str, Any], tenant: str, *, with_alarm: bool = True) -> Non
     if not with_alarm:
         return
     aws["cloudwatch"].put_metric_alarm(
-        AlarmName=f"{tenant}-cpu-high-9c1d",
+        AlarmName=alarm_name(tenant, "cpu-high"),
         Namespace="AWS/EC2",
         MetricName="CPUUtilization",
         Statistic="Average",
@@ -82,15 +83,23 @@ def _bundle(aws: dict[str, Any], tenant: str, *, with_alarm: bool = True) -> Non
     )
 
 
-def _seed_instances(cloudwatch: Any, group: str, start: datetime, counts: list[float]) -> None:
+def _seed_instances(
+    cloudwatch: Any,
+    group: str,
+    start: datetime,
+    counts: list[float | None],
+    step: timedelta = timedelta(hours=1),
+) -> None:
+    """In-service instance counts, one per `step` from `start` (None: no datapoint)."""
     data = [
         {
             "MetricName": "GroupInServiceInstances",
             "Dimensions": [{"Name": "AutoScalingGroupName", "Value": group}],
-            "Timestamp": start + timedelta(hours=i),
+            "Timestamp": start + step * i,
             "Value": count,
         }
         for i, count in enumerate(counts)
+        if count is not None
     ]
     for i in range(0, len(data), 500):
         cloudwatch.put_metric_data(Namespace="AWS/AutoScaling", MetricData=data[i : i + 500])
@@ -129,7 +138,7 @@ def test_discovery_finds_only_the_tenants_tagged_resources(aws: dict[str, Any]) 
         tenant_id="acme",
         autoscaling_groups=("acme-workers-a1b2",),
         buckets=("acme-data-7f3e", "acme-uploads-7f3e"),
-        alarms=("acme-cpu-high-9c1d",),
+        alarms=(alarm_name("acme", "cpu-high"),),
     )
 
 
@@ -167,7 +176,14 @@ def test_a_full_reading_of_a_tenant_without_alarms(aws: dict[str, Any]) -> None:
         tenant_id="acme", autoscaling_groups=("acme-workers-a1b2",), buckets=("acme-data-7f3e",)
     )
     reading = UsageMeter(cloudwatch).measure(resources, OCT)
-    assert reading == MeterReading(instance_hours=Decimal(72), storage_gb_days=Decimal(10))
+    # Availability: 31 days measured; the 24 hourly datapoints each cover one five-minute
+    # interval, the intervals without a datapoint count as unavailable.
+    assert reading == MeterReading(
+        instance_hours=Decimal(72),
+        storage_gb_days=Decimal(10),
+        measured_minutes=Decimal(31 * 24 * 60),
+        available_minutes=Decimal(24 * 5),
+    )
 
 
 def _at(day: int, hour: int = 0) -> datetime:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from typing import Any
+
+import pytest
 
 from tests.components.builders import only, plan_of
 
@@ -57,6 +60,17 @@ def test_storage_alarm_sums_every_bucket_against_the_quota() -> None:
     assert measured == data_buckets
     total = next(q for q in queries if q["id"] == "total")
     assert total["returnData"] is True and total["expression"].count("FILL(") == 2
+
+
+@pytest.mark.parametrize(("plan", "minutes"), [("free", 5), ("starter", 10), ("pro", 2)])
+def test_the_capacity_alarm_pages_within_the_plan_s_error_budget(plan: str, minutes: int) -> None:
+    overrides: dict[str, Any] = {"plan": plan}
+    if plan != "pro":
+        overrides.update(compute={"instance_type": "t3.micro"}, network={"nat": "none"})
+    alarm = next(
+        a for a in plan_of(**overrides).by_type(ALARM) if a.inputs["name"].endswith("capacity-low")
+    )
+    assert (alarm.inputs["period"], alarm.inputs["evaluationPeriods"]) == (60, minutes)
 
 
 def test_suspended_tenant_has_no_low_capacity_alarm() -> None:

@@ -6,6 +6,10 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, text
 
+from control_plane.registry import (  # noqa: F401  (registers their tables)
+    billing_models,
+    event_models,
+)
 from control_plane.registry.database import make_engine
 from control_plane.registry.models import Base
 from control_plane.settings import Settings

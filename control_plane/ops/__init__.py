@@ -1,0 +1,1 @@
+"""Operations: lifecycle events out, fleet health and diagnosis."""

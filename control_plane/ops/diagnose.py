@@ -1,0 +1,251 @@
+"""`diagnose`: everything a support engineer needs about one tenant, in one report.
+
+State and why, the last operations with their errors and engine messages, policy
+findings, health (alarms, drift, failing jobs), billing, and for each known failure the
+next step to take. The hints are matched on the messages the engine, AWS and our own
+services write, so a new failure mode needs one new row in `KNOWN_FAILURES`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+
+from control_plane.billing.ledger import SubscriptionState, TenantPhase, desired
+from control_plane.ops.health import HealthCheck, TenantHealth
+from control_plane.registry.billing_models import SubscriptionLedger
+from control_plane.registry.database import Database
+from control_plane.registry.lifecycle import TenantState
+from control_plane.registry.models import Job, utcnow
+from control_plane.registry.repository import Registry
+
+MAX_TEXT = 400
+EVENT_LINES = 8
+
+
+@dataclass(frozen=True)
+class OperationSummary:
+    id: int
+    action: str
+    actor: str
+    status: str
+    mode: str | None
+    started_at: datetime
+    error: str | None
+    policy_violations: list[str]
+    engine_messages: list[str]
+    """The last lines the engine wrote for this operation."""
+
+
+@dataclass(frozen=True)
+class BillingSummary:
+    subscription_id: str
+    status: str
+    plan: str | None
+    phase: str
+    """What the subscription asks of the tenant: active, suspended, retired, none."""
+    payment: str
+    """`paid`, `failed on <date>`, or `none recorded`."""
+    suspend_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    tenant_id: str
+    plan: str
+    region: str
+    state: str
+    why: str
+    """The state in a sentence: what put the tenant there."""
+    health: TenantHealth
+    operations: list[OperationSummary]
+    billing: list[BillingSummary]
+    next_steps: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class KnownFailure:
+    name: str
+    pattern: re.Pattern[str]
+    step: Callable[[str], str]
+
+
+KNOWN_FAILURES: tuple[KnownFailure, ...] = (
+    KnownFailure(
+        "locked stack",
+        re.compile(r"ConcurrentUpdateError|currently locked|stack is locked", re.I),
+        lambda t: (
+            "another update holds the stack's lock: wait for it to finish; if none is "
+            f"running, `pulumi cancel -s {t}` releases it, then `tenantctl up {t}`"
+        ),
+    ),
+    KnownFailure(
+        "quota reached",
+        re.compile(
+            r"LimitExceeded|QuotaExceeded|ServiceQuota|AddressLimitExceeded|VpcLimitExceeded",
+            re.I,
+        ),
+        lambda t: (
+            "an AWS service quota is reached in the tenant's account and region: request an "
+            f"increase in Service Quotas (or free capacity), then `tenantctl up {t}`"
+        ),
+    ),
+    KnownFailure(
+        "plan limit refused",
+        re.compile(r"exceeds plan|not allowed on plan|over the plan|plan '\w+' limit", re.I),
+        lambda t: (
+            "the spec asks for more than the plan allows: change it within the limits "
+            f"(`tenantctl tenants update {t} --set ...`) or upgrade the plan"
+        ),
+    ),
+    KnownFailure(
+        "policy violation",
+        re.compile(r"mandatory policy|policy violation", re.I),
+        lambda t: (
+            f"the policy pack refused the run: `tenantctl check {t}` lists the findings "
+            "with their remediation"
+        ),
+    ),
+    KnownFailure(
+        "credentials",
+        re.compile(r"ExpiredToken|InvalidClientTokenId|NoCredentialProviders|AccessDenied", re.I),
+        lambda t: (
+            "AWS refused the control plane's credentials: check the runner's role and its "
+            f"trust, then `tenantctl up {t}`"
+        ),
+    ),
+)
+
+
+def next_steps(tenant_id: str, texts: list[str]) -> list[str]:
+    """One step per known failure found in `texts`, in the order of `KNOWN_FAILURES`."""
+    joined = "\n".join(texts)
+    return [f.step(tenant_id) for f in KNOWN_FAILURES if f.pattern.search(joined)]
+
+
+class Diagnostician:
+    def __init__(self, database: Database, health: HealthCheck) -> None:
+        self.database = database
+        self.health = health
+
+    def diagnose(self, tenant_id: str, *, now: datetime | None = None) -> Diagnosis:
+        health = self.health.tenant(tenant_id)
+        moment = now or utcnow()
+        with self.database.transaction() as session:
+            registry = Registry(session)
+            tenant = registry.tenant(tenant_id)
+            operations = [
+                OperationSummary(
+                    id=op.id,
+                    action=op.action,
+                    actor=op.actor,
+                    status=op.status,
+                    mode=op.mode,
+                    started_at=op.started_at,
+                    error=(op.error or "")[:MAX_TEXT] or None,
+                    policy_violations=list(op.policy_violations),
+                    engine_messages=[
+                        e.message[:MAX_TEXT] for e in registry.events(op.id)[-EVENT_LINES:]
+                    ],
+                )
+                for op in registry.operations(tenant_id, limit=5)
+            ]
+            pending = session.scalars(
+                select(Job)
+                .where(Job.tenant_id == tenant_id, Job.status.in_(("queued", "running")))
+                .order_by(Job.id)
+            ).all()
+            ledgers = session.scalars(
+                select(SubscriptionLedger).where(SubscriptionLedger.tenant_id == tenant_id)
+            ).all()
+            billing = [_billing(row, moment) for row in ledgers]
+            why = _why(tenant.state, tenant.last_error, pending, billing)
+            texts = [tenant.last_error or ""]
+            texts += [op.error or "" for op in operations[:2]]
+            texts += [v for op in operations[:1] for v in op.policy_violations]
+            steps = next_steps(tenant_id, texts)
+            steps += _billing_steps(tenant_id, billing)
+            if tenant.state == TenantState.FAILED and not steps:
+                steps.append(
+                    f"read the engine messages below, fix the cause, then `tenantctl up "
+                    f"{tenant_id}` retries"
+                )
+            for line in health.drift:
+                if line.startswith("desired spec"):
+                    steps.append(f"`tenantctl up {tenant_id}` applies the registry's desired spec")
+                else:
+                    steps.append(
+                        f"`tenantctl sync {tenant_id}` takes the edited stack file in as a spec "
+                        f"change; `tenantctl tenants show {tenant_id}` shows the registry's spec"
+                    )
+            return Diagnosis(
+                tenant_id=tenant_id,
+                plan=tenant.plan,
+                region=health.region,
+                state=registry.display_state(tenant),
+                why=why,
+                health=health,
+                operations=operations,
+                billing=billing,
+                next_steps=steps,
+            )
+
+
+def _billing(row: SubscriptionLedger, now: datetime) -> BillingSummary:
+    state = SubscriptionState.model_validate(row.state)
+    wanted = desired(state, now)
+    snapshot, payment = state.snapshot, state.payment
+    if payment is None:
+        paid = "none recorded"
+    elif payment.failed:
+        paid = f"payment failed on {payment.at:%Y-%m-%d} (invoice {payment.invoice_id})"
+    else:
+        paid = f"paid on {payment.at:%Y-%m-%d}"
+    return BillingSummary(
+        subscription_id=row.id,
+        status=snapshot.status if snapshot else "unknown",
+        plan=snapshot.plan.value if snapshot else None,
+        phase=wanted.phase.value,
+        payment=paid,
+        suspend_at=wanted.suspend_at,
+    )
+
+
+def _why(
+    state: str, last_error: str | None, pending: Sequence[Job], billing: list[BillingSummary]
+) -> str:
+    queued = ", ".join(f"job {j.id} ({j.kind}, {j.status})" for j in pending)
+    if state == TenantState.FAILED:
+        return f"the last stack operation failed after its retries: {(last_error or '')[:MAX_TEXT]}"
+    if state == TenantState.SUSPENDED:
+        by_billing = [b for b in billing if b.phase == TenantPhase.SUSPENDED]
+        if by_billing:
+            first = by_billing[0]
+            return f"suspended by billing: subscription {first.subscription_id}, {first.payment}"
+        return "suspended on request: compute at zero, every data store kept"
+    if state in (TenantState.PENDING, TenantState.PROVISIONING, TenantState.UPDATING):
+        return f"{state}: {queued}" if queued else f"{state}, but no job is queued or running"
+    if state == TenantState.DEPROVISIONING:
+        return f"being retired: {queued}" if queued else "being retired, but no job is queued"
+    if state == TenantState.RETIRED:
+        return "retired: the stack is destroyed; retained data stores are listed by `tenants show`"
+    return "active: the desired spec is applied"
+
+
+def _billing_steps(tenant_id: str, billing: list[BillingSummary]) -> list[str]:
+    steps = []
+    for summary in billing:
+        if summary.suspend_at is not None:
+            steps.append(
+                f"{summary.payment}: the tenant is suspended at "
+                f"{summary.suspend_at:%Y-%m-%d %H:%M} UTC unless the invoice is paid"
+            )
+        elif summary.phase == TenantPhase.SUSPENDED and "failed" in summary.payment:
+            steps.append(
+                f"payment {summary.payment}: paying the invoice resumes {tenant_id} automatically"
+            )
+    return steps
