@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -285,3 +286,121 @@ def get_plan(name: PlanName | str) -> Plan:
     except ValueError:
         known = ", ".join(p.value for p in PlanName)
         raise KeyError(f"unknown plan {name!r}; known plans: {known}") from None
+
+
+class AddonName(StrEnum):
+    """Services a tenant can add to its plan's bundle."""
+
+    ENDPOINT = "endpoint"
+    """A public HTTPS endpoint: load balancer, certificate, DNS name, WAF on some plans."""
+    TELEPHONY = "telephony"
+    """Phone lines on Amazon Connect: call forwarding and voicemail."""
+
+
+class EndpointOffer(_Frozen):
+    """What the public endpoint gives a tenant on one plan."""
+
+    waf: bool
+    """Whether AWS WAF (managed rule groups and a per-IP rate limit) guards the endpoint."""
+    rate_limit: tuple[int, int]
+    """Inclusive range of the per-IP rate limit, in requests per 5 minutes (WAF plans)."""
+    default_rate_limit: int
+    """Rate limit when the spec does not set one (WAF plans)."""
+    custom_domain: bool
+    """Whether the tenant may bring its own domain instead of `<tenant>.<platform domain>`."""
+
+
+class TelephonyOffer(_Frozen):
+    """What telephony gives a tenant on one plan."""
+
+    max_lines: int
+    """Most phone numbers the tenant may claim."""
+    voicemail: bool
+    """Whether lines may take voicemail."""
+
+
+class AddonPricing(_Frozen):
+    """Monthly fee per unit (the endpoint, or one phone line) and usage above the included."""
+
+    currency: str = "USD"
+    unit: str
+    """What the monthly fee is counted in."""
+    monthly_per_unit: Decimal
+    """Price of one unit for a full billing period."""
+    usage_unit: str
+    """What usage is metered in."""
+    included_usage_per_unit: Decimal
+    """Usage included per unit and full period."""
+    usage_price: Decimal
+    """Price of each usage unit beyond the included ones."""
+
+
+class EndpointAddon(_Frozen):
+    name: Literal[AddonName.ENDPOINT] = AddonName.ENDPOINT
+    title: str = "Public endpoint"
+    offers: dict[PlanName, EndpointOffer]
+    """The plans that may have the add-on, and what each gets."""
+    pricing: AddonPricing
+
+
+class TelephonyAddon(_Frozen):
+    name: Literal[AddonName.TELEPHONY] = AddonName.TELEPHONY
+    title: str = "Telephony"
+    offers: dict[PlanName, TelephonyOffer]
+    """The plans that may have the add-on, and what each gets."""
+    pricing: AddonPricing
+    regions: tuple[str, ...]
+    """Regions where Amazon Connect runs (of the platform's supported regions)."""
+
+
+_CONNECT_REGIONS = (
+    "us-east-1", "us-west-2", "eu-central-1", "eu-west-2", "ap-southeast-1", "ap-southeast-2",
+    "ap-northeast-1",
+)  # fmt: skip
+
+ENDPOINT_ADDON = EndpointAddon(
+    # Free tenants have one AZ and no log bucket: a load balancer needs two and logs access.
+    offers={
+        PlanName.STARTER: EndpointOffer(
+            waf=False, rate_limit=(0, 0), default_rate_limit=0, custom_domain=False
+        ),
+        PlanName.PRO: EndpointOffer(
+            waf=True, rate_limit=(100, 20_000), default_rate_limit=2_000, custom_domain=True
+        ),
+        PlanName.ENTERPRISE: EndpointOffer(
+            waf=True, rate_limit=(100, 100_000), default_rate_limit=5_000, custom_domain=True
+        ),
+    },
+    pricing=AddonPricing(
+        unit="endpoint",
+        monthly_per_unit=Decimal("18.00"),
+        usage_unit="LCU-h",
+        included_usage_per_unit=Decimal("720"),
+        usage_price=Decimal("0.0100"),
+    ),
+)
+
+TELEPHONY_ADDON = TelephonyAddon(
+    offers={
+        PlanName.STARTER: TelephonyOffer(max_lines=2, voicemail=False),
+        PlanName.PRO: TelephonyOffer(max_lines=10, voicemail=True),
+        PlanName.ENTERPRISE: TelephonyOffer(max_lines=50, voicemail=True),
+    },
+    pricing=AddonPricing(
+        unit="line",
+        monthly_per_unit=Decimal("5.00"),
+        usage_unit="min",
+        included_usage_per_unit=Decimal("100"),
+        usage_price=Decimal("0.0180"),
+    ),
+    regions=_CONNECT_REGIONS,
+)
+
+ADDON_PRICING: dict[AddonName, AddonPricing] = {
+    AddonName.ENDPOINT: ENDPOINT_ADDON.pricing,
+    AddonName.TELEPHONY: TELEPHONY_ADDON.pricing,
+}
+ADDON_TITLES: dict[AddonName, str] = {
+    AddonName.ENDPOINT: ENDPOINT_ADDON.title,
+    AddonName.TELEPHONY: TELEPHONY_ADDON.title,
+}
