@@ -1,0 +1,165 @@
+"""The `addons` section of `TenantSpec`: catalog offers, plan limits and field validation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from components.plans import (
+    ENDPOINT_ADDON,
+    TELEPHONY_ADDON,
+    AddonName,
+    PlanName,
+    get_plan,
+)
+from components.spec import AddonsSpec, TenantSpec, format_validation_error
+from tests.components.builders import make_spec
+
+LINE = {"name": "sales", "country": "DE", "forward_to": "+4930123456"}
+
+
+def errors_of(**overrides: Any) -> list[str]:
+    with pytest.raises(ValidationError) as caught:
+        make_spec(**overrides)
+    return format_validation_error(caught.value).splitlines()[1:]
+
+
+def test_every_plan_offering_an_endpoint_has_the_log_bucket_it_needs() -> None:
+    for plan in ENDPOINT_ADDON.offers:
+        assert get_plan(plan).limits.access_logs, plan
+
+
+def test_free_plan_has_no_add_ons() -> None:
+    assert errors_of(plan="free", addons={"endpoint": {}, "telephony": {"lines": [LINE]}}) == [
+        "  addons.endpoint: a public endpoint is not available on plan 'free'; add-on "
+        "'endpoint' is offered on plans: starter, pro, enterprise",
+        "  addons.telephony: telephony is not available on plan 'free'; add-on 'telephony' "
+        "is offered on plans: starter, pro, enterprise",
+    ]
+
+
+def test_every_endpoint_limit_is_reported_at_once() -> None:
+    assert errors_of(
+        plan="starter",
+        network={"az_count": 1},
+        addons={"endpoint": {"domain": "app.acme.com", "rate_limit": 500}},
+    ) == [
+        "  network.az_count: az_count 1 is too small for a public endpoint; a load balancer "
+        "needs at least 2",
+        "  addons.endpoint.domain: a custom domain is not available on plan 'starter'; the "
+        "endpoint is testco.tenants-platform.net",
+        "  addons.endpoint.rate_limit: a rate limit needs WAF, which plan 'starter' does not "
+        "include",
+    ]
+
+
+def test_rate_limit_outside_the_plan_range_names_the_range() -> None:
+    assert errors_of(addons={"endpoint": {"rate_limit": 50}}) == [
+        "  addons.endpoint.rate_limit: rate_limit 50 is outside plan 'pro' range 100-20000"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "message"),
+    [
+        ({"zone": "acme.com"}, "zone is set without a custom domain"),
+        ({"domain": "app.acme.com", "zone": "globex.com"}, "is not inside zone 'globex.com'"),
+        ({"domain": "acme.com"}, "needs a zone: it has no parent zone"),
+        ({"domain": "App.acme.com"}, "String should match pattern"),
+        ({"health_check_path": "healthz"}, "String should match pattern"),
+        ({"waf": True}, "Extra inputs are not permitted"),
+    ],
+)
+def test_bad_endpoint_fields(endpoint: dict[str, Any], message: str) -> None:
+    (error,) = errors_of(addons={"endpoint": endpoint})
+    assert error.startswith("  addons.endpoint") and message in error
+
+
+def test_endpoint_defaults_follow_the_plan() -> None:
+    pro = make_spec(addons={"endpoint": {}})
+    assert pro.endpoint_domain == "testco.tenants-platform.net"
+    assert pro.endpoint_zone == "tenants-platform.net"
+    assert pro.endpoint_rate_limit == ENDPOINT_ADDON.offers[PlanName.PRO].default_rate_limit
+    assert make_spec(plan="starter", addons={"endpoint": {}}).endpoint_rate_limit is None
+    custom = make_spec(addons={"endpoint": {"domain": "app.acme.com", "rate_limit": 300}})
+    assert (custom.endpoint_domain, custom.endpoint_zone) == ("app.acme.com", "acme.com")
+    assert custom.endpoint_rate_limit == 300
+
+
+def test_telephony_limits_and_region_reported_together() -> None:
+    lines = [{**LINE, "name": f"line{i}", "voicemail": True} for i in range(3)]
+    errors = errors_of(plan="starter", addons={"telephony": {"lines": lines}})
+    assert errors == [
+        "  region: telephony (Amazon Connect) is not available in region 'eu-west-1'; "
+        f"available: {', '.join(TELEPHONY_ADDON.regions)}",
+        "  addons.telephony.lines: 3 lines exceed plan 'starter' limit of 2",
+        *(
+            f"  addons.telephony.lines.{i}.voicemail: voicemail is not available on plan 'starter'"
+            for i in range(3)
+        ),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ({"forward_to": "030123456"}, "forward_to: String should match pattern"),
+        ({"forward_to": "+0301234567"}, "forward_to: String should match pattern"),
+        ({"forward_to": "+49301234567890123"}, "forward_to: String should match pattern"),
+        ({"country": "de"}, "country: String should match pattern"),
+        ({"type": "MOBILE"}, "type: Input should be 'DID' or 'TOLL_FREE'"),
+        ({"forward_to": None}, "needs forward_to, voicemail or both"),
+    ],
+)
+def test_bad_lines(line: dict[str, Any], message: str) -> None:
+    spec_line = {k: v for k, v in {**LINE, **line}.items() if v is not None}
+    errors = errors_of(region="eu-central-1", addons={"telephony": {"lines": [spec_line]}})
+    assert len(errors) == 1 and message in errors[0], errors
+
+
+def test_bad_telephony_section_and_a_plan_limit_elsewhere_are_reported_together() -> None:
+    errors = errors_of(
+        region="eu-central-1",
+        compute={"max_size": 99},
+        addons={
+            "telephony": {
+                "lines": [LINE, LINE],
+                "hours": {"time_zone": "Mars/Olympus", "opens": "18:00", "days": []},
+            }
+        },
+    )
+    assert errors[:3] == [
+        "  addons.telephony.lines: Value error, line names must be unique; repeated: "
+        "['sales'] (got [{'name': 'sales', 'country': 'DE', 'forward_to': '+4930123456'}, "
+        "{'name': 'sales', 'country': 'DE', 'forward_to': '+4930123456'}])",
+        "  addons.telephony.hours.time_zone: Value error, unknown time zone 'Mars/Olympus'; "
+        "use an IANA name like Europe/Berlin (got 'Mars/Olympus')",
+        "  addons.telephony.hours.days: Value error, at least one open day is required (got [])",
+    ]
+    assert errors[-1] == "  compute.max_size: max_size 99 exceeds plan 'pro' limit of 10"
+
+
+def test_hours_must_open_before_they_close() -> None:
+    (error,) = errors_of(
+        region="eu-central-1",
+        addons={"telephony": {"lines": [LINE], "hours": {"opens": "18:00", "closes": "09:00"}}},
+    )
+    assert "closes 09:00 is not after opens 18:00" in error
+
+
+def test_units_count_the_endpoint_and_each_line() -> None:
+    spec = make_spec(
+        region="eu-central-1",
+        addons={"endpoint": {}, "telephony": {"lines": [LINE, {**LINE, "name": "help"}]}},
+    )
+    assert spec.addons.units() == {AddonName.ENDPOINT: 1, AddonName.TELEPHONY: 2}
+    assert AddonsSpec().units() == {}
+
+
+def test_addons_survive_a_plan_change_only_within_the_new_plan() -> None:
+    spec = make_spec(region="eu-central-1", addons={"telephony": {"lines": [LINE]}})
+    assert spec.with_plan(PlanName.ENTERPRISE).addons == spec.addons
+    with pytest.raises(ValidationError, match="telephony is not available on plan 'free'"):
+        TenantSpec.model_validate({**spec.model_dump(mode="json"), "plan": "free"})
