@@ -1,0 +1,124 @@
+"""Add-on rules: compliant baselines pass; one mutation each is reported."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from policies.rules import addons
+from tests.policies.harness import TAGS, res, violations
+
+KEY_ARN = "arn:aws:kms:eu-west-1:123456789012:key/1111"
+LB_ARN = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/tenant-acme/1"
+
+KEY = res(addons.KMS_KEY, "acme-key", {"description": "k"}, outputs={"arn": KEY_ARN}, tags=TAGS)
+
+
+def load_balancer(plan: str = "pro", internal: bool = False) -> Any:
+    return res(
+        addons.LOAD_BALANCER,
+        "acme-alb",
+        {"internal": internal, "loadBalancerType": "application"},
+        outputs={"arn": LB_ARN},
+        tags={**TAGS, "plan": plan},
+    )
+
+
+def association(resource_arn: str = LB_ARN) -> Any:
+    return res(
+        addons.WEB_ACL_ASSOCIATION,
+        "acme-waf-association",
+        {"resourceArn": resource_arn, "webAclArn": "arn:aws:wafv2:eu-west-1:1:regional/webacl/x"},
+    )
+
+
+def storage_config(
+    encryption: dict[str, Any] | None, resource_type: str = "CALL_RECORDINGS"
+) -> Any:
+    s3: dict[str, Any] = {"bucketName": "acme-data-1", "bucketPrefix": "voicemail"}
+    if encryption is not None:
+        s3["encryptionConfig"] = encryption
+    return res(
+        addons.STORAGE_CONFIG,
+        "acme-voicemail-storage",
+        {
+            "instanceId": "i-1",
+            "resourceType": resource_type,
+            "storageConfig": {"storageType": "S3", "s3Config": s3},
+        },
+    )
+
+
+def phone_numbers(count: int, plan: str = "starter") -> list[Any]:
+    return [
+        res(
+            addons.PHONE_NUMBER,
+            f"acme-line-{i}-number",
+            {"countryCode": "DE", "type": "DID"},
+            tags={**TAGS, "plan": plan},
+        )
+        for i in range(count)
+    ]
+
+
+def test_waf_baseline_passes() -> None:
+    assert violations(addons.tenant_load_balancer_enforce_waf, load_balancer(), association()) == []
+
+
+def test_public_load_balancer_without_web_acl_on_a_waf_plan() -> None:
+    assert violations(addons.tenant_load_balancer_enforce_waf, load_balancer()) == [
+        "LoadBalancer 'acme-alb' is public on plan 'pro', which includes WAF, but no web ACL "
+        "is associated with it"
+    ]
+
+
+def test_web_acl_on_another_load_balancer_does_not_count() -> None:
+    other = association("arn:aws:elasticloadbalancing:eu-west-1:1:loadbalancer/app/other/2")
+    assert len(violations(addons.tenant_load_balancer_enforce_waf, load_balancer(), other)) == 1
+
+
+def test_waf_is_not_required_where_the_plan_has_none_or_the_lb_is_internal() -> None:
+    rule = addons.tenant_load_balancer_enforce_waf
+    assert violations(rule, load_balancer(plan="starter")) == []
+    assert violations(rule, load_balancer(internal=True)) == []
+
+
+def test_recordings_baseline_passes() -> None:
+    config = storage_config({"encryptionType": "KMS", "keyId": KEY_ARN})
+    assert violations(addons.tenant_connect_recordings_enforce_tenant_key, KEY, config) == []
+
+
+def test_recordings_without_kms() -> None:
+    assert violations(
+        addons.tenant_connect_recordings_enforce_tenant_key, KEY, storage_config(None)
+    ) == ["InstanceStorageConfig 'acme-voicemail-storage' stores CALL_RECORDINGS in S3 without KMS "
+          "encryption"]  # fmt: skip
+
+
+def test_recordings_with_a_foreign_key() -> None:
+    foreign = storage_config(
+        {"encryptionType": "KMS", "keyId": "arn:aws:kms:eu-west-1:999999999999:key/evil"}
+    )
+    assert violations(addons.tenant_connect_recordings_enforce_tenant_key, KEY, foreign) == [
+        "InstanceStorageConfig 'acme-voicemail-storage' encrypts CALL_RECORDINGS with a key that "
+        "is not the tenant's own"
+    ]
+
+
+def test_other_storage_types_are_not_recordings() -> None:
+    reports = storage_config(None, resource_type="SCHEDULED_REPORTS")
+    assert violations(addons.tenant_connect_recordings_enforce_tenant_key, KEY, reports) == []
+
+
+def test_addons_within_the_plan_pass() -> None:
+    rule = addons.tenant_addon_enforce_plan
+    assert violations(rule, load_balancer(plan="starter"), *phone_numbers(2)) == []
+
+
+def test_addons_outside_the_plan() -> None:
+    rule = addons.tenant_addon_enforce_plan
+    instance = res(addons.CONNECT_INSTANCE, "acme-instance", {}, tags={**TAGS, "plan": "free"})
+    assert violations(rule, load_balancer(plan="free"), instance, *phone_numbers(3)) == [
+        "LoadBalancer 'acme-alb' is a public endpoint, which plan 'free' does not offer",
+        "Instance 'acme-instance' is telephony, which plan 'free' does not offer",
+        "the stack claims 3 phone numbers; plan 'starter' allows 2",
+    ]
