@@ -8,7 +8,12 @@ and suspensions and metered piece by piece:
 - storage GB-days: daily `AWS/S3 BucketSizeBytes` of the tenant's buckets, every storage
   class (invoices divide by the days of the period to get GB-months);
 - alarm-hours: time the tenant's CloudWatch alarms spent in `ALARM`, from their state
-  history (`DescribeAlarmHistory`).
+  history (`DescribeAlarmHistory`);
+- LCU-hours of the public endpoint add-on: hourly averages of `AWS/ApplicationELB
+  ConsumedLCUs` of the tenant's load balancers, summed (what AWS bills them by);
+- call minutes of the telephony add-on: the duration of every contact of the tenant's
+  Connect instances that started in the window (`SearchContacts`), each rounded up to a
+  whole minute as carriers bill.
 
 A tenant's resources are found by its `tenant` tag; names are only a pre-filter (the bundle
 prefixes bucket and alarm names with the tenant id).
@@ -29,6 +34,8 @@ from pydantic import BaseModel, ConfigDict
 if TYPE_CHECKING:
     from mypy_boto3_autoscaling import AutoScalingClient
     from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_connect import ConnectClient
+    from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
     from mypy_boto3_s3 import S3Client
 
 GIB = Decimal(2**30)
@@ -76,6 +83,10 @@ class TenantResources(BaseModel):
     autoscaling_groups: tuple[str, ...] = ()
     buckets: tuple[str, ...] = ()
     alarms: tuple[str, ...] = ()
+    load_balancers: tuple[str, ...] = ()
+    """`app/<name>/<id>`: the `LoadBalancer` dimension of their metrics."""
+    connect_instances: tuple[str, ...] = ()
+    """Connect instance ids."""
 
 
 class MeterReading(BaseModel):
@@ -86,12 +97,16 @@ class MeterReading(BaseModel):
     instance_hours: Decimal = Decimal(0)
     storage_gb_days: Decimal = Decimal(0)
     alarm_hours: Decimal = Decimal(0)
+    lcu_hours: Decimal = Decimal(0)
+    call_minutes: Decimal = Decimal(0)
 
     def __add__(self, other: MeterReading) -> MeterReading:
         return MeterReading(
             instance_hours=self.instance_hours + other.instance_hours,
             storage_gb_days=self.storage_gb_days + other.storage_gb_days,
             alarm_hours=self.alarm_hours + other.alarm_hours,
+            lcu_hours=self.lcu_hours + other.lcu_hours,
+            call_minutes=self.call_minutes + other.call_minutes,
         )
 
 
@@ -105,8 +120,11 @@ def discover_resources(
     autoscaling: AutoScalingClient,
     s3: S3Client,
     cloudwatch: CloudWatchClient,
+    elbv2: ElasticLoadBalancingv2Client | None = None,
+    connect: ConnectClient | None = None,
 ) -> TenantResources:
-    """The tenant's autoscaling groups, buckets and alarms, by their `tenant` tag."""
+    """The tenant's autoscaling groups, buckets and alarms, by their `tenant` tag; with the
+    clients given, also its load balancers and Connect instances (the add-ons)."""
     groups: list[str] = []
     for page in autoscaling.get_paginator("describe_auto_scaling_groups").paginate(
         Filters=[{"Name": "tag:tenant", "Values": [tenant_id]}]
@@ -140,7 +158,32 @@ def discover_resources(
         autoscaling_groups=tuple(sorted(groups)),
         buckets=tuple(sorted(buckets)),
         alarms=tuple(sorted(alarms)),
+        load_balancers=_load_balancers(tenant_id, elbv2) if elbv2 is not None else (),
+        connect_instances=_connect_instances(tenant_id, connect) if connect is not None else (),
     )
+
+
+def _load_balancers(tenant_id: str, elbv2: ElasticLoadBalancingv2Client) -> tuple[str, ...]:
+    found: list[str] = []
+    for page in elbv2.get_paginator("describe_load_balancers").paginate():
+        arns = [lb["LoadBalancerArn"] for lb in page["LoadBalancers"]]
+        # DescribeTags takes at most 20 ARNs per call.
+        for start in range(0, len(arns), 20):
+            described = elbv2.describe_tags(ResourceArns=arns[start : start + 20])
+            for item in described["TagDescriptions"]:
+                if _tags_match(item.get("Tags", []), tenant_id):
+                    found.append(item["ResourceArn"].split(":loadbalancer/", 1)[1])
+    return tuple(sorted(found))
+
+
+def _connect_instances(tenant_id: str, connect: ConnectClient) -> tuple[str, ...]:
+    found: list[str] = []
+    for page in connect.get_paginator("list_instances").paginate():
+        for instance in page.get("InstanceSummaryList", []):
+            tags = connect.list_tags_for_resource(resourceArn=instance["Arn"]).get("tags", {})
+            if tags.get("tenant") == tenant_id:
+                found.append(instance["Id"])
+    return tuple(sorted(found))
 
 
 def alarm_time(
@@ -164,17 +207,59 @@ def _hours(delta: timedelta) -> Decimal:
 
 
 class UsageMeter:
-    """Reads the three meters of a tenant from CloudWatch."""
+    """Reads a tenant's meters from CloudWatch (and Connect, for call minutes)."""
 
-    def __init__(self, cloudwatch: CloudWatchClient) -> None:
+    def __init__(self, cloudwatch: CloudWatchClient, connect: ConnectClient | None = None) -> None:
         self._cloudwatch = cloudwatch
+        self._connect = connect
 
     def measure(self, resources: TenantResources, window: MeteringWindow) -> MeterReading:
         return MeterReading(
             instance_hours=self.instance_hours(resources.autoscaling_groups, window),
             storage_gb_days=self.storage_gb_days(resources.buckets, window),
             alarm_hours=self.alarm_hours(resources.alarms, window),
+            lcu_hours=self.lcu_hours(resources.load_balancers, window),
+            call_minutes=self.call_minutes(resources.connect_instances, window),
         )
+
+    def lcu_hours(self, load_balancers: Sequence[str], window: MeteringWindow) -> Decimal:
+        """Hourly average consumed LCUs, summed over the window's hours."""
+        total = Decimal(0)
+        for load_balancer in load_balancers:
+            total += self._sum_of_averages(
+                "AWS/ApplicationELB",
+                "ConsumedLCUs",
+                [{"Name": "LoadBalancer", "Value": load_balancer}],
+                window,
+                HOUR,
+            )
+        return total
+
+    def call_minutes(self, instances: Sequence[str], window: MeteringWindow) -> Decimal:
+        """Minutes of the contacts that started in the window, each rounded up."""
+        if not instances:
+            return Decimal(0)
+        if self._connect is None:
+            raise ValueError("call minutes need a Connect client")
+        minutes = 0
+        for instance in instances:
+            for page in self._connect.get_paginator("search_contacts").paginate(
+                InstanceId=instance,
+                TimeRange={
+                    "Type": "INITIATION_TIMESTAMP",
+                    "StartTime": window.start,
+                    "EndTime": window.end,
+                },
+                SearchCriteria={"Channels": ["VOICE"]},
+            ):
+                for contact in page.get("Contacts", []):
+                    started = contact.get("InitiationTimestamp")
+                    ended = contact.get("DisconnectTimestamp")
+                    if started is None or ended is None:
+                        continue  # a call still running when metered has no duration yet
+                    seconds = max(0, int((ended - started).total_seconds()))
+                    minutes += -(-seconds // 60)
+        return Decimal(minutes)
 
     def instance_hours(self, groups: Sequence[str], window: MeteringWindow) -> Decimal:
         """Hourly average in-service instances, summed over the window's hours."""
