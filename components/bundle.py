@@ -52,7 +52,7 @@ class ServiceBundle(pulumi.ComponentResource):
     alarm_topic_arn: pulumi.Output[str]
     dashboard_name: pulumi.Output[str]
     endpoint_url: pulumi.Output[str | None]
-    phone_numbers: pulumi.Output[dict[str, str]]
+    phone_numbers: pulumi.Output[list[str]]
 
     def __init__(
         self, name: str, args: ServiceBundleArgs, opts: ResourceOptions | None = None
@@ -184,9 +184,7 @@ class ServiceBundle(pulumi.ComponentResource):
                 TenantTelephonyArgs(
                     tenant_id=spec.tenant_id,
                     display_name=spec.display_name or spec.tenant_id,
-                    lines=addons.telephony.lines,
-                    hours=addons.telephony.hours,
-                    forward_timeout_seconds=addons.telephony.forward_timeout_seconds,
+                    telephony=addons.telephony,
                     key_arn=storage.key_arn,
                     voicemail_bucket=storage.bucket_names.apply(lambda b: b[voicemail_role]),
                     alarm_topic_arn=alarms.topic_arn,
@@ -211,7 +209,7 @@ class ServiceBundle(pulumi.ComponentResource):
         self.dashboard_name = alarms.dashboard_name
         self.endpoint_url = endpoint.url if endpoint is not None else pulumi.Output.from_input(None)
         self.phone_numbers = (
-            telephony.phone_numbers if telephony is not None else pulumi.Output.from_input({})
+            telephony.phone_numbers if telephony is not None else pulumi.Output.from_input([])
         )
         self.register_outputs(self.outputs())
 

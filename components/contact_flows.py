@@ -1,6 +1,6 @@
-"""Amazon Connect contact flows (Flow language, version 2019-10-30) for one phone line.
+"""The Amazon Connect inbound contact flow (Flow language, version 2019-10-30) of a tenant.
 
-Every call is first attributed to the tenant's queue. A forwarding line checks the business
+Every call is first attributed to the tenant's queue. With forwarding, the flow checks the business
 hours: open, the call goes to the customer's number; closed, or when that number does not
 answer in time, the fallback takes it. The fallback is voicemail (the IVR part of the call
 is recorded to the instance's call-recording storage) or a closed message.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.spec import PhoneLine
+from components.spec import TelephonySpec
 
 FLOW_VERSION = "2019-10-30"
 VOICEMAIL_SECONDS = 120
@@ -89,17 +89,12 @@ def _closed(tenant_name: str) -> list[dict[str, Any]]:
     ]
 
 
-def line_flow(
-    line: PhoneLine,
-    *,
-    tenant_name: str,
-    queue_arn: str,
-    hours_arn: str,
-    forward_timeout_seconds: int,
+def inbound_flow(
+    telephony: TelephonySpec, *, tenant_name: str, queue_arn: str, hours_arn: str
 ) -> dict[str, Any]:
-    """The inbound flow of `line`, as the `content` of a `CONTACT_FLOW`."""
-    fallback = "voicemail" if line.voicemail else "closed"
-    start = "forward-hours" if line.forward_to is not None else fallback
+    """The flow every line of the tenant runs, as the `content` of a `CONTACT_FLOW`."""
+    fallback = "voicemail" if telephony.voicemail else "closed"
+    start = "forward-hours" if telephony.forward_to is not None else fallback
     actions = [
         _action(
             "queue",
@@ -109,7 +104,7 @@ def line_flow(
             errors=("NoMatchingError",),
         )
     ]
-    if line.forward_to is not None:
+    if telephony.forward_to is not None:
         actions += [
             _action(
                 "forward-hours",
@@ -133,8 +128,8 @@ def line_flow(
                 "forward",
                 "TransferParticipantToThirdParty",
                 {
-                    "ThirdPartyPhoneNumber": line.forward_to,
-                    "ThirdPartyConnectionTimeoutSeconds": str(forward_timeout_seconds),
+                    "ThirdPartyPhoneNumber": telephony.forward_to,
+                    "ThirdPartyConnectionTimeoutSeconds": str(telephony.forward_timeout_seconds),
                     # The flow resumes only when the forward fails, into the fallback.
                     "ContinueFlowExecution": "False",
                 },
@@ -142,6 +137,6 @@ def line_flow(
                 errors=("CallFailed", "ConnectionTimeLimitExceeded", "NoMatchingError"),
             ),
         ]
-    actions += _voicemail(tenant_name) if line.voicemail else _closed(tenant_name)
+    actions += _voicemail(tenant_name) if telephony.voicemail else _closed(tenant_name)
     actions.append(_action(_DISCONNECT, "DisconnectParticipant", {}))
     return {"Version": FLOW_VERSION, "StartAction": "queue", "Actions": actions}

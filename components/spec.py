@@ -367,52 +367,29 @@ class BusinessHours(_Spec):
         return self
 
 
-class PhoneLine(_Spec):
-    """One phone number and what happens to its calls."""
+class TelephonySpec(_Spec):
+    """Phone lines on Amazon Connect: every line forwards, takes voicemail, or both."""
 
-    name: Slug
-    """Name of the line (`sales`, `support`, ...); unique per tenant."""
+    lines: int = Field(default=1, ge=1)
+    """Phone numbers to claim (within the plan's limit)."""
     country: str = Field(pattern=r"^[A-Z]{2}$")
-    """ISO 3166 country code of the number, e.g. `DE`."""
-    type: Literal["DID", "TOLL_FREE"] = "DID"
-    """Direct dial or toll-free."""
+    """ISO 3166 country code of the numbers, e.g. `DE`."""
+    number_type: Literal["DID", "TOLL_FREE"] = "DID"
+    """Direct-dial or toll-free numbers."""
     forward_to: E164Number | None = None
     """Where calls are forwarded during business hours."""
     voicemail: bool = False
     """Callers leave a message when closed or when the forward fails (plans with voicemail)."""
+    hours: BusinessHours = BusinessHours()
+    """When calls are forwarded."""
+    forward_timeout_seconds: int = Field(default=30, ge=5, le=600)
+    """How long a forwarded call rings before the fallback takes it."""
 
     @model_validator(mode="after")
     def _does_something(self) -> Self:
         if self.forward_to is None and not self.voicemail:
-            raise ValueError(f"line {self.name!r} needs forward_to, voicemail or both")
+            raise ValueError("telephony needs forward_to, voicemail or both")
         return self
-
-
-class TelephonySpec(_Spec):
-    """Phone lines on Amazon Connect, with forwarding and voicemail."""
-
-    lines: tuple[PhoneLine, ...]
-    """The tenant's phone lines (at least one)."""
-    hours: BusinessHours = BusinessHours()
-    """Business hours of every line."""
-    forward_timeout_seconds: int = Field(default=30, ge=5, le=600)
-    """How long a forwarded call rings before the fallback takes it."""
-
-    @field_validator("lines")
-    @classmethod
-    def _unique_names(cls, lines: tuple[PhoneLine, ...]) -> tuple[PhoneLine, ...]:
-        if not lines:
-            raise ValueError("at least one line is required")
-        names = [line.name for line in lines]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ValueError(f"line names must be unique; repeated: {duplicates}")
-        return lines
-
-    @property
-    def voicemail(self) -> bool:
-        """Whether any line takes voicemail."""
-        return any(line.voicemail for line in self.lines)
 
 
 class AddonsSpec(_Spec):
@@ -429,7 +406,7 @@ class AddonsSpec(_Spec):
         if self.endpoint is not None:
             out[AddonName.ENDPOINT] = 1
         if self.telephony is not None:
-            out[AddonName.TELEPHONY] = len(self.telephony.lines)
+            out[AddonName.TELEPHONY] = self.telephony.lines
         return out
 
 
@@ -887,24 +864,22 @@ def _telephony_violations(spec: TenantSpec) -> list[InitErrorDetails]:
                 f"available: {', '.join(TELEPHONY_ADDON.regions)}",
             )
         )
-    if len(telephony.lines) > offer.max_lines:
+    if telephony.lines > offer.max_lines:
         out.append(
             _error(
                 ("addons", "telephony", "lines"),
-                len(telephony.lines),
-                f"{len(telephony.lines)} lines exceed plan {name!r} limit of {offer.max_lines}",
+                telephony.lines,
+                f"{telephony.lines} lines exceed plan {name!r} limit of {offer.max_lines}",
             )
         )
-    if not offer.voicemail:
-        for i, line in enumerate(telephony.lines):
-            if line.voicemail:
-                out.append(
-                    _error(
-                        ("addons", "telephony", "lines", i, "voicemail"),
-                        True,
-                        f"voicemail is not available on plan {name!r}",
-                    )
-                )
+    if telephony.voicemail and not offer.voicemail:
+        out.append(
+            _error(
+                ("addons", "telephony", "voicemail"),
+                True,
+                f"voicemail is not available on plan {name!r}",
+            )
+        )
     return out
 
 

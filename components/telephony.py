@@ -1,7 +1,8 @@
 """`TenantTelephony`: the telephony add-on, phone lines on an Amazon Connect instance.
 
-One instance per tenant with its business hours and queue; per line a claimed number and
-its inbound flow (forwarding within hours, voicemail or a closed message as the fallback).
+One instance per tenant with its business hours, queue and inbound flow (forwarding within
+hours, voicemail or a closed message as the fallback); each line is a claimed number routed
+to that flow.
 Voicemail is the recorded IVR part of a call: Connect writes it through the instance's
 call-recording storage to the tenant's bucket, encrypted with the tenant key, and an
 EventBridge rule on the new object notifies the tenant's alarm topic.
@@ -17,8 +18,8 @@ import pulumi_aws as aws
 import pulumi_random as random
 from pulumi import ResourceOptions
 
-from components.contact_flows import line_flow
-from components.spec import BusinessHours, PhoneLine
+from components.contact_flows import inbound_flow
+from components.spec import TelephonySpec
 
 VOICEMAIL_PREFIX = "voicemail"
 """Where in the bucket voicemail recordings go."""
@@ -37,12 +38,8 @@ class TenantTelephonyArgs:
     """Tenant slug, for names."""
     display_name: str
     """How callers hear the tenant named in prompts."""
-    lines: tuple[PhoneLine, ...]
-    """Phone lines to claim and route."""
-    hours: BusinessHours
-    """When forwarding lines forward."""
-    forward_timeout_seconds: int
-    """How long a forward rings before the fallback."""
+    telephony: TelephonySpec
+    """Lines, numbers, forwarding, voicemail and business hours."""
     key_arn: pulumi.Input[str]
     """Tenant key that encrypts voicemail recordings."""
     voicemail_bucket: pulumi.Input[str]
@@ -57,7 +54,7 @@ class TenantTelephony(pulumi.ComponentResource):
     instance_arn: pulumi.Output[str]
     instance_id: pulumi.Output[str]
     queue_arn: pulumi.Output[str]
-    phone_numbers: pulumi.Output[dict[str, str]]
+    phone_numbers: pulumi.Output[list[str]]
 
     def __init__(
         self, name: str, args: TenantTelephonyArgs, opts: ResourceOptions | None = None
@@ -89,16 +86,15 @@ class TenantTelephony(pulumi.ComponentResource):
             hours_of_operation_id=hours.hours_of_operation_id,
             opts=child,
         )
-        if any(line.voicemail for line in args.lines):
+        if args.telephony.voicemail:
             self._create_voicemail_storage()
-        numbers = {
-            line.name: self._create_line(line, queue, hours).phone_number for line in args.lines
-        }
+        flow = self._create_flow(queue, hours)
+        numbers = [self._create_line(i, flow) for i in range(1, args.telephony.lines + 1)]
 
         self.instance_arn = instance.arn
         self.instance_id = instance.id
         self.queue_arn = queue.arn
-        self.phone_numbers = pulumi.Output.all(**numbers).apply(dict)
+        self.phone_numbers = pulumi.Output.all(*[n.phone_number for n in numbers])
         self.register_outputs(
             {
                 "instance_arn": self.instance_arn,
@@ -110,14 +106,15 @@ class TenantTelephony(pulumi.ComponentResource):
 
     def _create_hours(self) -> aws.connect.HoursOfOperation:
         args = self._args
-        opens_h, opens_m = (int(p) for p in args.hours.opens.split(":"))
-        closes_h, closes_m = (int(p) for p in args.hours.closes.split(":"))
+        hours = args.telephony.hours
+        opens_h, opens_m = (int(p) for p in hours.opens.split(":"))
+        closes_h, closes_m = (int(p) for p in hours.closes.split(":"))
         return aws.connect.HoursOfOperation(
             f"{self._name}-hours",
             instance_id=self._instance.id,
             name=f"tenant-{args.tenant_id}-business-hours",
-            description="When forwarding lines forward",
-            time_zone=args.hours.time_zone,
+            description="When calls are forwarded",
+            time_zone=hours.time_zone,
             configs=[
                 aws.connect.HoursOfOperationConfigArgs(
                     day=day.value,
@@ -128,7 +125,7 @@ class TenantTelephony(pulumi.ComponentResource):
                         hours=closes_h, minutes=closes_m
                     ),
                 )
-                for day in args.hours.days
+                for day in hours.days
             ],
             opts=ResourceOptions(parent=self),
         )
@@ -190,37 +187,36 @@ class TenantTelephony(pulumi.ComponentResource):
             opts=child,
         )
 
-    def _create_line(
-        self, line: PhoneLine, queue: aws.connect.Queue, hours: aws.connect.HoursOfOperation
-    ) -> aws.connect.PhoneNumber:
-        name, args = f"{self._name}-line-{line.name}", self._args
-        child = ResourceOptions(parent=self)
+    def _create_flow(
+        self, queue: aws.connect.Queue, hours: aws.connect.HoursOfOperation
+    ) -> aws.connect.ContactFlow:
+        args = self._args
         content = pulumi.Output.all(queue.arn, hours.arn).apply(
             lambda a: json.dumps(
-                line_flow(
-                    line,
-                    tenant_name=args.display_name,
-                    queue_arn=a[0],
-                    hours_arn=a[1],
-                    forward_timeout_seconds=args.forward_timeout_seconds,
+                inbound_flow(
+                    args.telephony, tenant_name=args.display_name, queue_arn=a[0], hours_arn=a[1]
                 )
             )
         )
-        flow = aws.connect.ContactFlow(
-            f"{name}-flow",
+        return aws.connect.ContactFlow(
+            f"{self._name}-inbound-flow",
             instance_id=self._instance.id,
-            name=f"line-{line.name}",
-            description=f"Inbound calls to line {line.name}",
+            name="inbound",
+            description="Calls to every line: forwarding within hours, then the fallback",
             type="CONTACT_FLOW",
             content=content,
-            opts=child,
+            opts=ResourceOptions(parent=self),
         )
+
+    def _create_line(self, index: int, flow: aws.connect.ContactFlow) -> aws.connect.PhoneNumber:
+        name, args = f"{self._name}-line-{index}", self._args
+        child = ResourceOptions(parent=self)
         number = aws.connect.PhoneNumber(
             f"{name}-number",
             target_arn=self._instance.arn,
-            country_code=line.country,
-            type=line.type,
-            description=f"Line {line.name} of tenant {args.tenant_id}",
+            country_code=args.telephony.country,
+            type=args.telephony.number_type,
+            description=f"Line {index} of tenant {args.tenant_id}",
             opts=child,
         )
         aws.connect.PhoneNumberContactFlowAssociation(

@@ -17,7 +17,7 @@ from components.plans import (
 from components.spec import AddonsSpec, TenantSpec, format_validation_error
 from tests.components.builders import make_spec
 
-LINE = {"name": "sales", "country": "DE", "forward_to": "+4930123456"}
+PHONE = {"country": "DE", "forward_to": "+4930123456"}
 
 
 def errors_of(**overrides: Any) -> list[str]:
@@ -32,7 +32,7 @@ def test_every_plan_offering_an_endpoint_has_the_log_bucket_it_needs() -> None:
 
 
 def test_free_plan_has_no_add_ons() -> None:
-    assert errors_of(plan="free", addons={"endpoint": {}, "telephony": {"lines": [LINE]}}) == [
+    assert errors_of(plan="free", addons={"endpoint": {}, "telephony": PHONE}) == [
         "  addons.endpoint: a public endpoint is not available on plan 'free'; add-on "
         "'endpoint' is offered on plans: starter, pro, enterprise",
         "  addons.telephony: telephony is not available on plan 'free'; add-on 'telephony' "
@@ -89,33 +89,33 @@ def test_endpoint_defaults_follow_the_plan() -> None:
 
 
 def test_telephony_limits_and_region_reported_together() -> None:
-    lines = [{**LINE, "name": f"line{i}", "voicemail": True} for i in range(3)]
-    errors = errors_of(plan="starter", addons={"telephony": {"lines": lines}})
+    errors = errors_of(
+        plan="starter", addons={"telephony": {**PHONE, "lines": 3, "voicemail": True}}
+    )
     assert errors == [
         "  region: telephony (Amazon Connect) is not available in region 'eu-west-1'; "
         f"available: {', '.join(TELEPHONY_ADDON.regions)}",
         "  addons.telephony.lines: 3 lines exceed plan 'starter' limit of 2",
-        *(
-            f"  addons.telephony.lines.{i}.voicemail: voicemail is not available on plan 'starter'"
-            for i in range(3)
-        ),
+        "  addons.telephony.voicemail: voicemail is not available on plan 'starter'",
     ]
 
 
 @pytest.mark.parametrize(
-    ("line", "message"),
+    ("telephony", "message"),
     [
         ({"forward_to": "030123456"}, "forward_to: String should match pattern"),
         ({"forward_to": "+0301234567"}, "forward_to: String should match pattern"),
         ({"forward_to": "+49301234567890123"}, "forward_to: String should match pattern"),
         ({"country": "de"}, "country: String should match pattern"),
-        ({"type": "MOBILE"}, "type: Input should be 'DID' or 'TOLL_FREE'"),
+        ({"country": None}, "country: Field required"),
+        ({"number_type": "MOBILE"}, "number_type: Input should be 'DID' or 'TOLL_FREE'"),
+        ({"lines": 0}, "lines: Input should be greater than or equal to 1"),
         ({"forward_to": None}, "needs forward_to, voicemail or both"),
     ],
 )
-def test_bad_lines(line: dict[str, Any], message: str) -> None:
-    spec_line = {k: v for k, v in {**LINE, **line}.items() if v is not None}
-    errors = errors_of(region="eu-central-1", addons={"telephony": {"lines": [spec_line]}})
+def test_bad_telephony_fields(telephony: dict[str, Any], message: str) -> None:
+    section = {k: v for k, v in {**PHONE, **telephony}.items() if v is not None}
+    errors = errors_of(region="eu-central-1", addons={"telephony": section})
     assert len(errors) == 1 and message in errors[0], errors
 
 
@@ -125,26 +125,25 @@ def test_bad_telephony_section_and_a_plan_limit_elsewhere_are_reported_together(
         compute={"max_size": 99},
         addons={
             "telephony": {
-                "lines": [LINE, LINE],
+                **PHONE,
+                "lines": 11,
                 "hours": {"time_zone": "Mars/Olympus", "opens": "18:00", "days": []},
             }
         },
     )
-    assert errors[:3] == [
-        "  addons.telephony.lines: Value error, line names must be unique; repeated: "
-        "['sales'] (got [{'name': 'sales', 'country': 'DE', 'forward_to': '+4930123456'}, "
-        "{'name': 'sales', 'country': 'DE', 'forward_to': '+4930123456'}])",
+    assert errors == [
         "  addons.telephony.hours.time_zone: Value error, unknown time zone 'Mars/Olympus'; "
         "use an IANA name like Europe/Berlin (got 'Mars/Olympus')",
         "  addons.telephony.hours.days: Value error, at least one open day is required (got [])",
+        "  compute.max_size: max_size 99 exceeds plan 'pro' limit of 10",
+        "  addons.telephony.lines: 11 lines exceed plan 'pro' limit of 10",
     ]
-    assert errors[-1] == "  compute.max_size: max_size 99 exceeds plan 'pro' limit of 10"
 
 
 def test_hours_must_open_before_they_close() -> None:
     (error,) = errors_of(
         region="eu-central-1",
-        addons={"telephony": {"lines": [LINE], "hours": {"opens": "18:00", "closes": "09:00"}}},
+        addons={"telephony": {**PHONE, "hours": {"opens": "18:00", "closes": "09:00"}}},
     )
     assert "closes 09:00 is not after opens 18:00" in error
 
@@ -152,14 +151,14 @@ def test_hours_must_open_before_they_close() -> None:
 def test_units_count_the_endpoint_and_each_line() -> None:
     spec = make_spec(
         region="eu-central-1",
-        addons={"endpoint": {}, "telephony": {"lines": [LINE, {**LINE, "name": "help"}]}},
+        addons={"endpoint": {}, "telephony": {**PHONE, "lines": 2}},
     )
     assert spec.addons.units() == {AddonName.ENDPOINT: 1, AddonName.TELEPHONY: 2}
     assert AddonsSpec().units() == {}
 
 
 def test_addons_survive_a_plan_change_only_within_the_new_plan() -> None:
-    spec = make_spec(region="eu-central-1", addons={"telephony": {"lines": [LINE]}})
+    spec = make_spec(region="eu-central-1", addons={"telephony": PHONE})
     assert spec.with_plan(PlanName.ENTERPRISE).addons == spec.addons
     with pytest.raises(ValidationError, match="telephony is not available on plan 'free'"):
         TenantSpec.model_validate({**spec.model_dump(mode="json"), "plan": "free"})
