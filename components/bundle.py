@@ -10,6 +10,7 @@ from pulumi import ResourceOptions
 
 from components.alarms import TenantAlarms, TenantAlarmsArgs
 from components.compute import TenantCompute, TenantComputeArgs
+from components.connectivity import TenantConnectivity, TenantConnectivityArgs
 from components.endpoint import TenantEndpoint, TenantEndpointArgs
 from components.identity import TenantIdentity, TenantIdentityArgs
 from components.network import TenantNetwork, TenantNetworkArgs
@@ -53,6 +54,7 @@ class ServiceBundle(pulumi.ComponentResource):
     dashboard_name: pulumi.Output[str]
     endpoint_url: pulumi.Output[str | None]
     phone_numbers: pulumi.Output[list[str]]
+    vpn_connection_ids: pulumi.Output[dict[str, str]]
 
     def __init__(
         self, name: str, args: ServiceBundleArgs, opts: ResourceOptions | None = None
@@ -207,9 +209,31 @@ class ServiceBundle(pulumi.ComponentResource):
         self.autoscaling_group_name = compute.autoscaling_group_name
         self.alarm_topic_arn = alarms.topic_arn
         self.dashboard_name = alarms.dashboard_name
+        connectivity = (
+            TenantConnectivity(
+                f"{name}-connectivity",
+                TenantConnectivityArgs(
+                    tenant_id=spec.tenant_id,
+                    vpc_id=network.vpc_id,
+                    private_route_table_ids=network.private_route_table_ids,
+                    route_table_count=spec.effective_az_count,
+                    sites=addons.connectivity.sites,
+                    alarm_topic_arn=alarms.topic_arn,
+                ),
+                child,
+            )
+            if addons.connectivity is not None
+            else None
+        )
+
         self.endpoint_url = endpoint.url if endpoint is not None else pulumi.Output.from_input(None)
         self.phone_numbers = (
             telephony.phone_numbers if telephony is not None else pulumi.Output.from_input([])
+        )
+        self.vpn_connection_ids = (
+            connectivity.vpn_connection_ids
+            if connectivity is not None
+            else pulumi.Output.from_input({})
         )
         self.register_outputs(self.outputs())
 
@@ -230,6 +254,7 @@ class ServiceBundle(pulumi.ComponentResource):
             "dashboard_name": self.dashboard_name,
             "endpoint_url": self.endpoint_url,
             "phone_numbers": self.phone_numbers,
+            "vpn_connection_ids": self.vpn_connection_ids,
         }
 
 

@@ -49,6 +49,7 @@ class TenantNetwork(pulumi.ComponentResource):
     vpc_id: pulumi.Output[str]
     private_subnet_ids: pulumi.Output[list[str]]
     public_subnet_ids: pulumi.Output[list[str]]
+    private_route_table_ids: pulumi.Output[list[str]]
     app_security_group_id: pulumi.Output[str]
     flow_log_group_name: pulumi.Output[str]
 
@@ -93,6 +94,7 @@ class TenantNetwork(pulumi.ComponentResource):
         self.vpc_id = self._vpc.id
         self.private_subnet_ids = pulumi.Output.all(*[s.id for s in private])
         self.public_subnet_ids = pulumi.Output.all(*[s.id for s in public])
+        self.private_route_table_ids = pulumi.Output.all(*[rt.id for rt in route_tables])
         self.app_security_group_id = self._app_sg.id
         self.flow_log_group_name = log_group.name
         self.register_outputs(
@@ -100,6 +102,7 @@ class TenantNetwork(pulumi.ComponentResource):
                 "vpc_id": self.vpc_id,
                 "private_subnet_ids": self.private_subnet_ids,
                 "public_subnet_ids": self.public_subnet_ids,
+                "private_route_table_ids": self.private_route_table_ids,
                 "app_security_group_id": self.app_security_group_id,
                 "flow_log_group_name": self.flow_log_group_name,
             }

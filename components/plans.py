@@ -295,6 +295,8 @@ class AddonName(StrEnum):
     """A public HTTPS endpoint: load balancer, certificate, DNS name, WAF on some plans."""
     TELEPHONY = "telephony"
     """Phone lines on Amazon Connect: call forwarding and voicemail."""
+    CONNECTIVITY = "connectivity"
+    """Site-to-site VPN from the tenant's VPC to the customer's offices."""
 
 
 class EndpointOffer(_Frozen):
@@ -317,6 +319,13 @@ class TelephonyOffer(_Frozen):
     """Most phone numbers the tenant may claim."""
     voicemail: bool
     """Whether lines may take voicemail."""
+
+
+class ConnectivityOffer(_Frozen):
+    """What private connectivity gives a tenant on one plan."""
+
+    max_sites: int
+    """Most customer sites (one VPN connection, two tunnels, each)."""
 
 
 class AddonPricing(_Frozen):
@@ -358,6 +367,15 @@ _CONNECT_REGIONS = (
     "ap-northeast-1",
 )  # fmt: skip
 
+
+class ConnectivityAddon(_Frozen):
+    name: Literal[AddonName.CONNECTIVITY] = AddonName.CONNECTIVITY
+    title: str = "Private connectivity"
+    offers: dict[PlanName, ConnectivityOffer]
+    """The plans that may have the add-on, and what each gets."""
+    pricing: AddonPricing
+
+
 ENDPOINT_ADDON = EndpointAddon(
     # Free tenants have one AZ and no log bucket: a load balancer needs two and logs access.
     offers={
@@ -396,11 +414,27 @@ TELEPHONY_ADDON = TelephonyAddon(
     regions=_CONNECT_REGIONS,
 )
 
+CONNECTIVITY_ADDON = ConnectivityAddon(
+    offers={
+        PlanName.PRO: ConnectivityOffer(max_sites=1),
+        PlanName.ENTERPRISE: ConnectivityOffer(max_sites=4),
+    },
+    pricing=AddonPricing(
+        unit="site",
+        monthly_per_unit=Decimal("45.00"),
+        usage_unit="connection-h",
+        included_usage_per_unit=Decimal("744"),
+        usage_price=Decimal("0.0600"),
+    ),
+)
+
 ADDON_PRICING: dict[AddonName, AddonPricing] = {
     AddonName.ENDPOINT: ENDPOINT_ADDON.pricing,
     AddonName.TELEPHONY: TELEPHONY_ADDON.pricing,
+    AddonName.CONNECTIVITY: CONNECTIVITY_ADDON.pricing,
 }
 ADDON_TITLES: dict[AddonName, str] = {
     AddonName.ENDPOINT: ENDPOINT_ADDON.title,
     AddonName.TELEPHONY: TELEPHONY_ADDON.title,
+    AddonName.CONNECTIVITY: CONNECTIVITY_ADDON.title,
 }

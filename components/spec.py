@@ -34,6 +34,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
 from components.plans import (
+    CONNECTIVITY_ADDON,
     ENDPOINT_ADDON,
     TELEPHONY_ADDON,
     AddonName,
@@ -392,6 +393,44 @@ class TelephonySpec(_Spec):
         return self
 
 
+class OfficeSite(_Spec):
+    """One customer office reached over a site-to-site VPN (two IPsec tunnels)."""
+
+    name: Slug
+    """Name of the site (`hq`, `plant-2`, ...); unique per tenant."""
+    public_ip: ipaddress.IPv4Address
+    """Public IPv4 address of the customer's VPN device."""
+    bgp_asn: int = Field(default=65000, ge=1, le=2_147_483_647)
+    """BGP AS number of the customer's device (also required by AWS with static routing)."""
+    static_routes: tuple[ipaddress.IPv4Network, ...] = Field(default=(), max_length=20)
+    """Office networks routed over the VPN; BGP exchanges routes when left empty."""
+
+    @field_validator("public_ip")
+    @classmethod
+    def _public(cls, address: ipaddress.IPv4Address) -> ipaddress.IPv4Address:
+        if not address.is_global:
+            raise ValueError(f"{address} is not a public address")
+        return address
+
+
+class ConnectivitySpec(_Spec):
+    """Private connectivity: the tenant's VPC joined to the customer's offices."""
+
+    sites: tuple[OfficeSite, ...]
+    """Customer offices (at least one), each a VPN connection."""
+
+    @field_validator("sites")
+    @classmethod
+    def _unique_sites(cls, sites: tuple[OfficeSite, ...]) -> tuple[OfficeSite, ...]:
+        if not sites:
+            raise ValueError("at least one site is required")
+        names = [s.name for s in sites]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"site names must be unique; repeated: {duplicates}")
+        return sites
+
+
 class AddonsSpec(_Spec):
     """Services added to the plan's bundle; each is allowed and priced per plan."""
 
@@ -399,6 +438,8 @@ class AddonsSpec(_Spec):
     """A public HTTPS endpoint for the application."""
     telephony: TelephonySpec | None = None
     """Phone lines with forwarding and voicemail."""
+    connectivity: ConnectivitySpec | None = None
+    """Site-to-site VPN to the customer's offices."""
 
     def units(self) -> dict[AddonName, int]:
         """Billable units of each chosen add-on (the endpoint, or phone lines)."""
@@ -407,6 +448,8 @@ class AddonsSpec(_Spec):
             out[AddonName.ENDPOINT] = 1
         if self.telephony is not None:
             out[AddonName.TELEPHONY] = self.telephony.lines
+        if self.connectivity is not None:
+            out[AddonName.CONNECTIVITY] = len(self.connectivity.sites)
         return out
 
 
@@ -777,6 +820,7 @@ def _violations(spec: TenantSpec) -> list[InitErrorDetails]:
         )
     out.extend(_endpoint_violations(spec))
     out.extend(_telephony_violations(spec))
+    out.extend(_connectivity_violations(spec))
     return out
 
 
@@ -880,6 +924,43 @@ def _telephony_violations(spec: TenantSpec) -> list[InitErrorDetails]:
                 f"voicemail is not available on plan {name!r}",
             )
         )
+    return out
+
+
+def _connectivity_violations(spec: TenantSpec) -> list[InitErrorDetails]:
+    connectivity = spec.addons.connectivity
+    if connectivity is None:
+        return []
+    name = spec.plan.value
+    offer = CONNECTIVITY_ADDON.offers.get(spec.plan)
+    if offer is None:
+        return [
+            _error(
+                ("addons", "connectivity"),
+                name,
+                f"private connectivity is not available on plan {name!r}; "
+                + _offered_on(AddonName.CONNECTIVITY, CONNECTIVITY_ADDON.offers),
+            )
+        ]
+    out: list[InitErrorDetails] = []
+    if len(connectivity.sites) > offer.max_sites:
+        out.append(
+            _error(
+                ("addons", "connectivity", "sites"),
+                len(connectivity.sites),
+                f"{len(connectivity.sites)} sites exceed plan {name!r} limit of {offer.max_sites}",
+            )
+        )
+    for i, site in enumerate(connectivity.sites):
+        for j, route in enumerate(site.static_routes):
+            if route.overlaps(spec.network.cidr):
+                out.append(
+                    _error(
+                        ("addons", "connectivity", "sites", i, "static_routes", j),
+                        str(route),
+                        f"office network {route} overlaps the tenant VPC {spec.network.cidr}",
+                    )
+                )
     return out
 
 

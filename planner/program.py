@@ -275,6 +275,9 @@ _EC2_PREFIXES = {
     "aws:ec2/vpcEndpoint:VpcEndpoint": "vpce-",
     "aws:ec2/flowLog:FlowLog": "fl-",
     "aws:ec2/launchTemplate:LaunchTemplate": "lt-",
+    "aws:ec2/vpnGateway:VpnGateway": "vgw-",
+    "aws:ec2/customerGateway:CustomerGateway": "cgw-",
+    "aws:ec2/vpnConnection:VpnConnection": "vpn-",
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "sgr-",
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": "sgr-",
 }
@@ -368,6 +371,12 @@ class _PlanMocks(pulumi.runtime.Mocks):
                 }
             if typ == "aws:ec2/eip:Eip":
                 extra["publicIp"] = f"203.0.113.{int(h[:2], 16) % 250 + 1}"
+            if typ == "aws:ec2/vpnConnection:VpnConnection":
+                # AWS's tunnel endpoints are public; documentation addresses stand in.
+                extra |= {
+                    f"tunnel{n}Address": f"198.51.100.{(int(h[:2], 16) + n) % 250 + 1}"
+                    for n in (1, 2)
+                }
             return rid, extra
         if typ == "aws:s3/bucket:Bucket":
             bucket = str(inputs.get("bucket") or f"{name}-{h[:8]}")

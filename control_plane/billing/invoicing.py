@@ -217,7 +217,11 @@ def _addon_lines(
     included amounts; usage of an add-on is billed even when it was removed later."""
     share = Decimal(segment.days) / Decimal(period.days)
     active = segment.state is SegmentState.ACTIVE
-    used_by_addon = {AddonName.ENDPOINT: usage.lcu_hours, AddonName.TELEPHONY: usage.call_minutes}
+    used_by_addon = {
+        AddonName.ENDPOINT: usage.lcu_hours,
+        AddonName.TELEPHONY: usage.call_minutes,
+        AddonName.CONNECTIVITY: usage.vpn_connection_hours,
+    }
     lines = []
     for addon, pricing in ADDON_PRICING.items():
         units = segment.addons.get(addon, 0) if active else 0

@@ -13,7 +13,10 @@ and suspensions and metered piece by piece:
   ConsumedLCUs` of the tenant's load balancers, summed (what AWS bills them by);
 - call minutes of the telephony add-on: the duration of every contact of the tenant's
   Connect instances that started in the window (`SearchContacts`), each rounded up to a
-  whole minute as carriers bill.
+  whole minute as carriers bill;
+- VPN connection-hours of the private connectivity add-on: the hours in which AWS reported
+  `AWS/VPN TunnelState` for each of the tenant's VPN connections (it does every few minutes
+  for as long as a connection exists, whether its tunnels are up or not).
 
 A tenant's resources are found by its `tenant` tag; names are only a pre-filter (the bundle
 prefixes bucket and alarm names with the tenant id).
@@ -35,6 +38,7 @@ if TYPE_CHECKING:
     from mypy_boto3_autoscaling import AutoScalingClient
     from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_connect import ConnectClient
+    from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
     from mypy_boto3_s3 import S3Client
 
@@ -87,6 +91,8 @@ class TenantResources(BaseModel):
     """`app/<name>/<id>`: the `LoadBalancer` dimension of their metrics."""
     connect_instances: tuple[str, ...] = ()
     """Connect instance ids."""
+    vpn_connections: tuple[str, ...] = ()
+    """Site-to-site VPN connection ids."""
 
 
 class MeterReading(BaseModel):
@@ -99,6 +105,7 @@ class MeterReading(BaseModel):
     alarm_hours: Decimal = Decimal(0)
     lcu_hours: Decimal = Decimal(0)
     call_minutes: Decimal = Decimal(0)
+    vpn_connection_hours: Decimal = Decimal(0)
 
     def __add__(self, other: MeterReading) -> MeterReading:
         return MeterReading(
@@ -107,6 +114,7 @@ class MeterReading(BaseModel):
             alarm_hours=self.alarm_hours + other.alarm_hours,
             lcu_hours=self.lcu_hours + other.lcu_hours,
             call_minutes=self.call_minutes + other.call_minutes,
+            vpn_connection_hours=self.vpn_connection_hours + other.vpn_connection_hours,
         )
 
 
@@ -122,6 +130,7 @@ def discover_resources(
     cloudwatch: CloudWatchClient,
     elbv2: ElasticLoadBalancingv2Client | None = None,
     connect: ConnectClient | None = None,
+    ec2: EC2Client | None = None,
 ) -> TenantResources:
     """The tenant's autoscaling groups, buckets and alarms, by their `tenant` tag; with the
     clients given, also its load balancers and Connect instances (the add-ons)."""
@@ -160,7 +169,15 @@ def discover_resources(
         alarms=tuple(sorted(alarms)),
         load_balancers=_load_balancers(tenant_id, elbv2) if elbv2 is not None else (),
         connect_instances=_connect_instances(tenant_id, connect) if connect is not None else (),
+        vpn_connections=_vpn_connections(tenant_id, ec2) if ec2 is not None else (),
     )
+
+
+def _vpn_connections(tenant_id: str, ec2: EC2Client) -> tuple[str, ...]:
+    described = ec2.describe_vpn_connections(
+        Filters=[{"Name": "tag:tenant", "Values": [tenant_id]}]
+    )
+    return tuple(sorted(c["VpnConnectionId"] for c in described.get("VpnConnections", [])))
 
 
 def _load_balancers(tenant_id: str, elbv2: ElasticLoadBalancingv2Client) -> tuple[str, ...]:
@@ -220,7 +237,25 @@ class UsageMeter:
             alarm_hours=self.alarm_hours(resources.alarms, window),
             lcu_hours=self.lcu_hours(resources.load_balancers, window),
             call_minutes=self.call_minutes(resources.connect_instances, window),
+            vpn_connection_hours=self.vpn_connection_hours(resources.vpn_connections, window),
         )
+
+    def vpn_connection_hours(self, connections: Sequence[str], window: MeteringWindow) -> Decimal:
+        """Hours of the window in which each connection reported its tunnel state."""
+        hours = 0
+        for connection in connections:
+            for start, end in window.chunks(HOUR):
+                response = self._cloudwatch.get_metric_statistics(
+                    Namespace="AWS/VPN",
+                    MetricName="TunnelState",
+                    Dimensions=[{"Name": "VpnId", "Value": connection}],
+                    StartTime=start,
+                    EndTime=end,
+                    Period=int(HOUR.total_seconds()),
+                    Statistics=["SampleCount"],
+                )
+                hours += sum(1 for p in response["Datapoints"] if p.get("SampleCount", 0) > 0)
+        return Decimal(hours)
 
     def lcu_hours(self, load_balancers: Sequence[str], window: MeteringWindow) -> Decimal:
         """Hourly average consumed LCUs, summed over the window's hours."""

@@ -1,16 +1,17 @@
-"""Tenant add-on rules: add-ons only where the plan offers them, WAF where the plan includes
-it, call recordings and voicemail encrypted with the tenant's own key."""
+"""Add-on rules: add-ons only where the plan offers them, WAF where the plan includes it,
+call recordings and voicemail encrypted with the tenant's own key, VPN tunnels with IKEv2
+and strong ciphers."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pulumi_policy import PolicyResource, Severity, StackValidationArgs
+from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity, StackValidationArgs
 
-from components.plans import ENDPOINT_ADDON, TELEPHONY_ADDON, Plan
-from policies.define import StackReport, linked, of_type, stack_policy
+from components.plans import CONNECTIVITY_ADDON, ENDPOINT_ADDON, TELEPHONY_ADDON, Plan
+from policies.define import Report, StackReport, linked, of_type, resource_policy, stack_policy
 from policies.frameworks import hipaa, iso, pci, soc2
-from policies.props import as_bool, known, mapping, tags_of
+from policies.props import as_bool, as_int, items, known, mapping, strings, tags_of
 from policies.tenancy import plan_of
 
 LOAD_BALANCER = "aws:lb/loadBalancer:LoadBalancer"
@@ -19,6 +20,7 @@ CONNECT_INSTANCE = "aws:connect/instance:Instance"
 PHONE_NUMBER = "aws:connect/phoneNumber:PhoneNumber"
 STORAGE_CONFIG = "aws:connect/instanceStorageConfig:InstanceStorageConfig"
 KMS_KEY = "aws:kms/key:Key"
+VPN_CONNECTION = "aws:ec2/vpnConnection:VpnConnection"
 
 RECORDING_TYPES = ("CALL_RECORDINGS", "MEDIA_STREAMS", "CHAT_TRANSCRIPTS")
 """Connect storage that holds what callers say."""
@@ -45,6 +47,13 @@ def _check_addons_on_plan(args: StackValidationArgs, report: StackReport, _: Any
                 load_balancer,
                 f"is a public endpoint, which plan {plan.name.value!r} does not offer",
             )
+    for connection in of_type(args, VPN_CONNECTION):
+        plan = _plan(connection)
+        if plan is not None and plan.name not in CONNECTIVITY_ADDON.offers:
+            report(
+                connection,
+                f"is private connectivity, which plan {plan.name.value!r} does not offer",
+            )
     for instance in of_type(args, CONNECT_INSTANCE):
         plan = _plan(instance)
         if plan is not None and plan.name not in TELEPHONY_ADDON.offers:
@@ -64,7 +73,7 @@ def _check_addons_on_plan(args: StackValidationArgs, report: StackReport, _: Any
 
 tenant_addon_enforce_plan = stack_policy(
     name="tenant-addon-enforce-plan",
-    description="Add-ons (public endpoint, telephony) exist only within the tenant plan's offer.",
+    description="Add-ons (endpoint, telephony, connectivity) exist only within the plan's offer.",
     severity=Severity.HIGH,
     controls=(soc2("CC6.1"), iso("A.5.15")),
     remediation="Remove the add-on from the spec, or move the tenant to a plan that offers it.",
@@ -136,4 +145,63 @@ tenant_connect_recordings_enforce_tenant_key = stack_policy(
     remediation="Set the storage config's encryption to KMS with the tenant key of this stack.",
     check=_check_recordings_key,
     topics=("tenant", "addons", "encryption"),
+)
+
+
+_TUNNEL_SETTINGS = (
+    ("Phase1EncryptionAlgorithms", "strongEncryption"),
+    ("Phase2EncryptionAlgorithms", "strongEncryption"),
+    ("Phase1IntegrityAlgorithms", "strongIntegrity"),
+    ("Phase2IntegrityAlgorithms", "strongIntegrity"),
+    ("Phase1DhGroupNumbers", "strongDhGroups"),
+    ("Phase2DhGroupNumbers", "strongDhGroups"),
+)
+
+
+def _check_vpn_tunnels(args: ResourceValidationArgs, report: Report, config: Any) -> None:
+    for tunnel in ("tunnel1", "tunnel2"):
+        ike = strings(known(args.props, f"{tunnel}IkeVersions"))
+        if ike != ["ikev2"]:
+            shown = ", ".join(ike) if ike else "AWS's default (ikev1 and ikev2)"
+            report(f"{tunnel} allows IKE versions {shown}; only ikev2 is allowed")
+        for prop, setting in _TUNNEL_SETTINGS:
+            allowed = {str(v) for v in config[setting]}
+            raw = items(known(args.props, f"{tunnel}{prop}"))
+            values = [str(as_int(v)) if as_int(v) is not None else str(v) for v in raw]
+            if not values:
+                report(f"{tunnel} leaves {prop} at AWS's defaults, which include weak choices")
+            elif weak := sorted(set(values) - allowed):
+                report(f"{tunnel} allows weak {prop} {', '.join(weak)}")
+
+
+aws_ec2_vpn_connection_enforce_strong_tunnels = resource_policy(
+    name="aws-ec2-vpn-connection-enforce-strong-tunnels",
+    description="VPN tunnels use IKEv2 with strong encryption, integrity and DH groups.",
+    severity=Severity.HIGH,
+    controls=(pci("4.2.1"), hipaa("164.312(e)(2)(ii)"), soc2("CC6.7"), iso("A.8.24")),
+    remediation="Set both tunnels' IKE versions to ikev2 and their phase 1 and 2 algorithms to "
+    "AES-256, SHA-2 and elliptic-curve DH groups.",
+    resource_types=(VPN_CONNECTION,),
+    check=_check_vpn_tunnels,
+    config={
+        "strongEncryption": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": ["AES256", "AES256-GCM-16"],
+            "description": "Encryption algorithms tunnels may offer.",
+        },
+        "strongIntegrity": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": ["SHA2-256", "SHA2-384", "SHA2-512"],
+            "description": "Integrity algorithms tunnels may offer.",
+        },
+        "strongDhGroups": {
+            "type": "array",
+            "items": {"type": "integer"},
+            "default": [19, 20, 21],
+            "description": "Diffie-Hellman groups tunnels may offer.",
+        },
+    },
+    topics=("network", "encryption", "addons"),
 )

@@ -249,3 +249,56 @@ def test_tenants_without_add_ons_meter_nothing_for_them() -> None:
     window = MeteringWindow(datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 2, tzinfo=UTC))
     assert meter.call_minutes((), window) == 0
     assert meter.lcu_hours(TenantResources(tenant_id="x").load_balancers, window) == 0
+
+
+def test_vpn_connection_hours_count_hours_with_tunnel_state(aws: dict[str, Any]) -> None:
+    gateway = aws["ec2"].create_customer_gateway(Type="ipsec.1", PublicIp="8.8.4.4", BgpAsn=65000)
+    vpn = aws["ec2"].create_vpn_connection(
+        Type="ipsec.1",
+        CustomerGatewayId=gateway["CustomerGateway"]["CustomerGatewayId"],
+        TagSpecifications=[
+            {"ResourceType": "vpn-connection", "Tags": [{"Key": "tenant", "Value": "globex"}]}
+        ],
+    )["VpnConnection"]["VpnConnectionId"]
+    start = datetime(2026, 11, 2, tzinfo=UTC)
+    # Samples every 20 minutes for three hours, tunnels down in the second (still billed).
+    for minute in range(0, 180, 20):
+        aws["cloudwatch"].put_metric_data(
+            Namespace="AWS/VPN",
+            MetricData=[
+                {
+                    "MetricName": "TunnelState",
+                    "Dimensions": [{"Name": "VpnId", "Value": vpn}],
+                    "Timestamp": start + timedelta(minutes=minute),
+                    "Value": 0.0 if 60 <= minute < 120 else 1.0,
+                }
+            ],
+        )
+    resources = discover_resources(
+        "globex",
+        autoscaling=aws["autoscaling"],
+        s3=aws["s3"],
+        cloudwatch=aws["cloudwatch"],
+        ec2=aws["ec2"],
+    )
+    assert resources.vpn_connections == (vpn,)
+    window = MeteringWindow(datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 3, tzinfo=UTC))
+    meter = UsageMeter(aws["cloudwatch"])
+    assert meter.vpn_connection_hours(resources.vpn_connections, window) == Decimal(3)
+    assert meter.measure(resources, window).vpn_connection_hours == Decimal(3)
+
+
+def test_vpn_sites_are_invoiced_per_site_with_hours_above_the_included() -> None:
+    invoice = invoice_of(
+        (
+            segment(1, 31, {AddonName.CONNECTIVITY: 1}, plan=PlanName.ENTERPRISE),
+            MeterReading(vpn_connection_hours=Decimal("800")),
+        )
+    )
+    assert [(line.description, line.amount) for line in invoice.lines][1:] == [
+        ("Private connectivity 01 Nov - 30 Nov: 1 site (30 of 30 days)", Decimal("45.00")),
+        (
+            "Private connectivity usage 01 Nov - 30 Nov: 800.00 connection-h used, 744.00 included",
+            Decimal("3.36"),
+        ),
+    ]

@@ -162,3 +162,37 @@ def test_addons_survive_a_plan_change_only_within_the_new_plan() -> None:
     assert spec.with_plan(PlanName.ENTERPRISE).addons == spec.addons
     with pytest.raises(ValidationError, match="telephony is not available on plan 'free'"):
         TenantSpec.model_validate({**spec.model_dump(mode="json"), "plan": "free"})
+
+
+SITE = {"name": "hq", "public_ip": "8.8.4.4", "static_routes": ["192.168.10.0/24"]}
+
+
+def test_connectivity_on_plans_and_within_their_site_limit() -> None:
+    assert errors_of(plan="starter", addons={"connectivity": {"sites": [SITE]}}) == [
+        "  addons.connectivity: private connectivity is not available on plan 'starter'; "
+        "add-on 'connectivity' is offered on plans: pro, enterprise"
+    ]
+    two = [SITE, {**SITE, "name": "plant"}]
+    assert errors_of(addons={"connectivity": {"sites": two}}) == [
+        "  addons.connectivity.sites: 2 sites exceed plan 'pro' limit of 1"
+    ]
+    assert make_spec(addons={"connectivity": {"sites": [SITE]}}).addons.units() == {
+        AddonName.CONNECTIVITY: 1
+    }
+
+
+@pytest.mark.parametrize(
+    ("site", "message"),
+    [
+        ({"public_ip": "10.1.2.3"}, "10.1.2.3 is not a public address"),
+        ({"public_ip": "300.1.2.3"}, "public_ip: Input is not a valid IPv4 address"),
+        ({"bgp_asn": 0}, "bgp_asn: Input should be greater than or equal to 1"),
+        (
+            {"static_routes": ["10.80.4.0/24"]},
+            "office network 10.80.4.0/24 overlaps the tenant VPC 10.80.0.0/20",
+        ),
+    ],
+)
+def test_bad_sites(site: dict[str, Any], message: str) -> None:
+    errors = errors_of(addons={"connectivity": {"sites": [{**SITE, **site}]}})
+    assert len(errors) == 1 and message in errors[0], errors

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from policies.rules import addons
 from tests.policies.harness import TAGS, res, violations
 
@@ -121,4 +123,61 @@ def test_addons_outside_the_plan() -> None:
         "LoadBalancer 'acme-alb' is a public endpoint, which plan 'free' does not offer",
         "Instance 'acme-instance' is telephony, which plan 'free' does not offer",
         "the stack claims 3 phone numbers; plan 'starter' allows 2",
+    ]
+
+
+def vpn_connection(**overrides: Any) -> Any:
+    strong: dict[str, Any] = {}
+    for tunnel in ("tunnel1", "tunnel2"):
+        strong |= {
+            f"{tunnel}IkeVersions": ["ikev2"],
+            f"{tunnel}Phase1EncryptionAlgorithms": ["AES256"],
+            f"{tunnel}Phase2EncryptionAlgorithms": ["AES256-GCM-16"],
+            f"{tunnel}Phase1IntegrityAlgorithms": ["SHA2-256"],
+            f"{tunnel}Phase2IntegrityAlgorithms": ["SHA2-384"],
+            # The engine hands numbers over as floats.
+            f"{tunnel}Phase1DhGroupNumbers": [19.0, 20.0],
+            f"{tunnel}Phase2DhGroupNumbers": [21.0],
+        }
+    return res(
+        addons.VPN_CONNECTION,
+        "acme-hq-vpn",
+        {"type": "ipsec.1", **strong, **overrides},
+        tags=TAGS,
+    )
+
+
+def test_vpn_baseline_passes() -> None:
+    assert violations(addons.aws_ec2_vpn_connection_enforce_strong_tunnels, vpn_connection()) == []
+
+
+@pytest.mark.parametrize(
+    ("prop", "value", "message"),
+    [
+        ("tunnel1IkeVersions", ["ikev1", "ikev2"], "tunnel1 allows IKE versions ikev1, ikev2"),
+        ("tunnel2IkeVersions", None, "tunnel2 allows IKE versions AWS's default"),
+        ("tunnel1Phase1EncryptionAlgorithms", ["AES128", "AES256"], "weak "
+         "Phase1EncryptionAlgorithms AES128"),
+        ("tunnel2Phase2IntegrityAlgorithms", ["SHA1"], "weak Phase2IntegrityAlgorithms SHA1"),
+        ("tunnel1Phase1DhGroupNumbers", [2.0, 19.0], "weak Phase1DhGroupNumbers 2"),
+        ("tunnel2Phase2DhGroupNumbers", None, "tunnel2 leaves Phase2DhGroupNumbers at AWS's "
+         "defaults"),
+    ],
+)  # fmt: skip
+def test_weak_vpn_tunnels(prop: str, value: Any, message: str) -> None:
+    connection = vpn_connection(**{prop: value})
+    if value is None:
+        del connection.inputs[prop]
+        del connection.outputs[prop]
+    (found,) = violations(addons.aws_ec2_vpn_connection_enforce_strong_tunnels, connection)
+    assert message in found
+
+
+def test_vpn_outside_the_plan() -> None:
+    connection = vpn_connection()
+    starter = connection.model_copy(
+        update={"outputs": {**connection.outputs, "tagsAll": {**TAGS, "plan": "starter"}}}
+    )
+    assert violations(addons.tenant_addon_enforce_plan, starter) == [
+        "VpnConnection 'acme-hq-vpn' is private connectivity, which plan 'starter' does not offer"
     ]
