@@ -13,6 +13,7 @@ from components.compute import TenantCompute, TenantComputeArgs
 from components.connectivity import TenantConnectivity, TenantConnectivityArgs
 from components.endpoint import TenantEndpoint, TenantEndpointArgs
 from components.identity import TenantIdentity, TenantIdentityArgs
+from components.mail import TenantMail, TenantMailArgs
 from components.network import TenantNetwork, TenantNetworkArgs
 from components.spec import TenantSpec
 from components.storage import LOAD_BALANCER_LOG_PREFIX, TenantStorage, TenantStorageArgs
@@ -20,8 +21,8 @@ from components.telephony import TenantTelephony, TenantTelephonyArgs
 
 SANDBOX_SERVICES = (
     "acm", "autoscaling", "budgets", "cloudwatch", "cloudwatchlogs", "connect", "dynamodb", "ec2",
-    "elbv2", "events", "iam", "kms", "route53", "s3", "secretsmanager", "sns", "ssm", "sts",
-    "wafv2",
+    "elbv2", "events", "iam", "kms", "route53", "s3", "secretsmanager", "sesv2", "sns", "ssm",
+    "sts", "wafv2",
 )  # fmt: skip
 """Services the bundle calls; all are pointed at the sandbox endpoint when one is set."""
 
@@ -55,6 +56,7 @@ class ServiceBundle(pulumi.ComponentResource):
     endpoint_url: pulumi.Output[str | None]
     phone_numbers: pulumi.Output[list[str]]
     vpn_connection_ids: pulumi.Output[dict[str, str]]
+    mail_configuration_set: pulumi.Output[str | None]
 
     def __init__(
         self, name: str, args: ServiceBundleArgs, opts: ResourceOptions | None = None
@@ -226,6 +228,24 @@ class ServiceBundle(pulumi.ComponentResource):
             else None
         )
 
+        mail_quota = spec.mail_daily_quota
+        mail = (
+            TenantMail(
+                f"{name}-mail",
+                TenantMailArgs(
+                    tenant_id=spec.tenant_id,
+                    domain=spec.mail_domain,
+                    zone=spec.mail_zone,
+                    daily_quota=mail_quota,
+                    quota_alarm_percent=addons.mail.quota_alarm_percent,
+                    alarm_topic_arn=alarms.topic_arn,
+                ),
+                child,
+            )
+            if addons.mail is not None and mail_quota is not None
+            else None
+        )
+
         self.endpoint_url = endpoint.url if endpoint is not None else pulumi.Output.from_input(None)
         self.phone_numbers = (
             telephony.phone_numbers if telephony is not None else pulumi.Output.from_input([])
@@ -234,6 +254,9 @@ class ServiceBundle(pulumi.ComponentResource):
             connectivity.vpn_connection_ids
             if connectivity is not None
             else pulumi.Output.from_input({})
+        )
+        self.mail_configuration_set = (
+            mail.configuration_set_name if mail is not None else pulumi.Output.from_input(None)
         )
         self.register_outputs(self.outputs())
 
@@ -255,6 +278,7 @@ class ServiceBundle(pulumi.ComponentResource):
             "endpoint_url": self.endpoint_url,
             "phone_numbers": self.phone_numbers,
             "vpn_connection_ids": self.vpn_connection_ids,
+            "mail_configuration_set": self.mail_configuration_set,
         }
 
 

@@ -297,6 +297,8 @@ class AddonName(StrEnum):
     """Phone lines on Amazon Connect: call forwarding and voicemail."""
     CONNECTIVITY = "connectivity"
     """Site-to-site VPN from the tenant's VPC to the customer's offices."""
+    MAIL = "mail"
+    """E-mail sending from the tenant's domain on SES, DKIM-signed."""
 
 
 class EndpointOffer(_Frozen):
@@ -326,6 +328,17 @@ class ConnectivityOffer(_Frozen):
 
     max_sites: int
     """Most customer sites (one VPN connection, two tunnels, each)."""
+
+
+class MailOffer(_Frozen):
+    """What e-mail sending gives a tenant on one plan."""
+
+    max_daily_quota: int
+    """Largest daily sending quota (e-mails per day)."""
+    default_daily_quota: int
+    """Daily sending quota when the spec does not set one."""
+    custom_domain: bool
+    """Whether the tenant may send from its own domain instead of `<tenant>.<platform>`."""
 
 
 class AddonPricing(_Frozen):
@@ -372,6 +385,14 @@ class ConnectivityAddon(_Frozen):
     name: Literal[AddonName.CONNECTIVITY] = AddonName.CONNECTIVITY
     title: str = "Private connectivity"
     offers: dict[PlanName, ConnectivityOffer]
+    """The plans that may have the add-on, and what each gets."""
+    pricing: AddonPricing
+
+
+class MailAddon(_Frozen):
+    name: Literal[AddonName.MAIL] = AddonName.MAIL
+    title: str = "E-mail"
+    offers: dict[PlanName, MailOffer]
     """The plans that may have the add-on, and what each gets."""
     pricing: AddonPricing
 
@@ -428,13 +449,36 @@ CONNECTIVITY_ADDON = ConnectivityAddon(
     ),
 )
 
+MAIL_ADDON = MailAddon(
+    offers={
+        PlanName.STARTER: MailOffer(
+            max_daily_quota=1_000, default_daily_quota=200, custom_domain=False
+        ),
+        PlanName.PRO: MailOffer(
+            max_daily_quota=20_000, default_daily_quota=5_000, custom_domain=True
+        ),
+        PlanName.ENTERPRISE: MailOffer(
+            max_daily_quota=200_000, default_daily_quota=50_000, custom_domain=True
+        ),
+    },
+    pricing=AddonPricing(
+        unit="domain",
+        monthly_per_unit=Decimal("9.00"),
+        usage_unit="thousand e-mails",
+        included_usage_per_unit=Decimal("10"),
+        usage_price=Decimal("0.15"),
+    ),
+)
+
 ADDON_PRICING: dict[AddonName, AddonPricing] = {
     AddonName.ENDPOINT: ENDPOINT_ADDON.pricing,
     AddonName.TELEPHONY: TELEPHONY_ADDON.pricing,
     AddonName.CONNECTIVITY: CONNECTIVITY_ADDON.pricing,
+    AddonName.MAIL: MAIL_ADDON.pricing,
 }
 ADDON_TITLES: dict[AddonName, str] = {
     AddonName.ENDPOINT: ENDPOINT_ADDON.title,
     AddonName.TELEPHONY: TELEPHONY_ADDON.title,
     AddonName.CONNECTIVITY: CONNECTIVITY_ADDON.title,
+    AddonName.MAIL: MAIL_ADDON.title,
 }

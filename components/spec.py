@@ -36,6 +36,7 @@ from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 from components.plans import (
     CONNECTIVITY_ADDON,
     ENDPOINT_ADDON,
+    MAIL_ADDON,
     TELEPHONY_ADDON,
     AddonName,
     NatStrategy,
@@ -302,6 +303,22 @@ class Weekday(StrEnum):
     SUNDAY = "SUNDAY"
 
 
+def _check_domain_and_zone(domain: str | None, zone: str | None) -> None:
+    if zone is not None and domain is None:
+        raise ValueError("zone is set without a custom domain")
+    if domain is not None and zone is not None and not domain.endswith(f".{zone}"):
+        raise ValueError(f"domain {domain!r} is not inside zone {zone!r}")
+    if domain is not None and domain.count(".") < 2 and zone is None:
+        raise ValueError(f"domain {domain!r} needs a zone: it has no parent zone")
+
+
+def _zone_of(domain: str | None, zone: str | None) -> str:
+    """The zone of a custom domain (given, else its parent), or the platform's."""
+    if domain is None:
+        return PLATFORM_DOMAIN
+    return zone or domain.split(".", 1)[1]
+
+
 class EndpointSpec(_Spec):
     """A public HTTPS endpoint (load balancer) in front of the tenant's application."""
 
@@ -318,16 +335,7 @@ class EndpointSpec(_Spec):
 
     @model_validator(mode="after")
     def _domain_in_zone(self) -> Self:
-        if self.zone is not None and self.domain is None:
-            raise ValueError("zone is set without a custom domain")
-        if (
-            self.domain is not None
-            and self.zone is not None
-            and not self.domain.endswith(f".{self.zone}")
-        ):
-            raise ValueError(f"domain {self.domain!r} is not inside zone {self.zone!r}")
-        if self.domain is not None and self.domain.count(".") < 2 and self.zone is None:
-            raise ValueError(f"domain {self.domain!r} needs a zone: it has no parent zone")
+        _check_domain_and_zone(self.domain, self.zone)
         return self
 
 
@@ -431,6 +439,24 @@ class ConnectivitySpec(_Spec):
         return sites
 
 
+class MailSpec(_Spec):
+    """E-mail sending (SES) from the tenant's domain, DKIM-signed, with a daily quota."""
+
+    domain: Hostname | None = None
+    """Sending domain (plans with custom domains); `<tenant>.<platform domain>` if left out."""
+    zone: Hostname | None = None
+    """Public Route 53 zone holding `domain` (for the DKIM records); its parent if left out."""
+    daily_quota: int | None = Field(default=None, ge=1)
+    """E-mails per day the tenant expects to send at most; plan default when left out."""
+    quota_alarm_percent: float = Field(default=80.0, ge=50.0, le=100.0)
+    """Share of the daily quota at which the sending alarm fires."""
+
+    @model_validator(mode="after")
+    def _domain_in_zone(self) -> Self:
+        _check_domain_and_zone(self.domain, self.zone)
+        return self
+
+
 class AddonsSpec(_Spec):
     """Services added to the plan's bundle; each is allowed and priced per plan."""
 
@@ -440,6 +466,8 @@ class AddonsSpec(_Spec):
     """Phone lines with forwarding and voicemail."""
     connectivity: ConnectivitySpec | None = None
     """Site-to-site VPN to the customer's offices."""
+    mail: MailSpec | None = None
+    """E-mail sending from the tenant's domain."""
 
     def units(self) -> dict[AddonName, int]:
         """Billable units of each chosen add-on (the endpoint, or phone lines)."""
@@ -450,6 +478,8 @@ class AddonsSpec(_Spec):
             out[AddonName.TELEPHONY] = self.telephony.lines
         if self.connectivity is not None:
             out[AddonName.CONNECTIVITY] = len(self.connectivity.sites)
+        if self.mail is not None:
+            out[AddonName.MAIL] = 1
         return out
 
 
@@ -561,9 +591,30 @@ class TenantSpec(_Spec):
     def endpoint_zone(self) -> str:
         """The public Route 53 zone the endpoint's records and certificate validation go in."""
         endpoint = self.addons.endpoint
-        if endpoint is None or endpoint.domain is None:
-            return PLATFORM_DOMAIN
-        return endpoint.zone or endpoint.domain.split(".", 1)[1]
+        return _zone_of(endpoint.domain, endpoint.zone) if endpoint else PLATFORM_DOMAIN
+
+    @property
+    def mail_domain(self) -> str:
+        """The sending domain: the custom one, else `<tenant>.<platform domain>`."""
+        mail = self.addons.mail
+        if mail is not None and mail.domain is not None:
+            return mail.domain
+        return f"{self.tenant_id}.{PLATFORM_DOMAIN}"
+
+    @property
+    def mail_zone(self) -> str:
+        """The public Route 53 zone the sending domain's DKIM records go in."""
+        mail = self.addons.mail
+        return _zone_of(mail.domain, mail.zone) if mail else PLATFORM_DOMAIN
+
+    @property
+    def mail_daily_quota(self) -> int | None:
+        """E-mails per day the tenant may send; `None` without the mail add-on."""
+        mail = self.addons.mail
+        offer = MAIL_ADDON.offers.get(self.plan)
+        if mail is None or offer is None:
+            return None
+        return mail.daily_quota or offer.default_daily_quota
 
     @property
     def endpoint_rate_limit(self) -> int | None:
@@ -821,6 +872,7 @@ def _violations(spec: TenantSpec) -> list[InitErrorDetails]:
     out.extend(_endpoint_violations(spec))
     out.extend(_telephony_violations(spec))
     out.extend(_connectivity_violations(spec))
+    out.extend(_mail_violations(spec))
     return out
 
 
@@ -961,6 +1013,43 @@ def _connectivity_violations(spec: TenantSpec) -> list[InitErrorDetails]:
                         f"office network {route} overlaps the tenant VPC {spec.network.cidr}",
                     )
                 )
+    return out
+
+
+def _mail_violations(spec: TenantSpec) -> list[InitErrorDetails]:
+    mail = spec.addons.mail
+    if mail is None:
+        return []
+    name = spec.plan.value
+    offer = MAIL_ADDON.offers.get(spec.plan)
+    if offer is None:
+        return [
+            _error(
+                ("addons", "mail"),
+                name,
+                f"e-mail sending is not available on plan {name!r}; "
+                + _offered_on(AddonName.MAIL, MAIL_ADDON.offers),
+            )
+        ]
+    out: list[InitErrorDetails] = []
+    if mail.domain is not None and not offer.custom_domain:
+        out.append(
+            _error(
+                ("addons", "mail", "domain"),
+                mail.domain,
+                f"a custom sending domain is not available on plan {name!r}; mail is sent "
+                f"from {spec.tenant_id}.{PLATFORM_DOMAIN}",
+            )
+        )
+    if mail.daily_quota is not None and mail.daily_quota > offer.max_daily_quota:
+        out.append(
+            _error(
+                ("addons", "mail", "daily_quota"),
+                mail.daily_quota,
+                f"daily_quota {mail.daily_quota} exceeds plan {name!r} limit of "
+                f"{offer.max_daily_quota}",
+            )
+        )
     return out
 
 

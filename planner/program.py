@@ -524,6 +524,18 @@ def _addon_physical(
             "arn": f"arn:aws:connect:{region}:{account}:phone-number/{number_id}",
             "phoneNumber": digits,
         }
+    if typ == "aws:sesv2/emailIdentity:EmailIdentity":
+        identity = str(inputs.get("emailIdentity", name))
+        signing = dict(inputs.get("dkimSigningAttributes") or {})
+        signing["tokens"] = [_digest(identity, str(i))[:32] for i in range(3)]
+        return identity, {
+            "arn": f"arn:aws:ses:{region}:{account}:identity/{identity}",
+            "dkimSigningAttributes": signing,
+        }
+    if typ == "aws:sesv2/configurationSet:ConfigurationSet":
+        set_name = str(inputs.get("configurationSetName", name))
+        arn = f"arn:aws:ses:{region}:{account}:configuration-set/{set_name}"
+        return set_name, {"arn": arn, "configurationSetName": set_name}
     if typ == "aws:cloudwatch/eventRule:EventRule":
         rule = str(inputs.get("name") or name)
         return rule, {"name": rule, "arn": f"arn:aws:events:{region}:{account}:rule/{rule}"}

@@ -221,6 +221,7 @@ def _addon_lines(
         AddonName.ENDPOINT: usage.lcu_hours,
         AddonName.TELEPHONY: usage.call_minutes,
         AddonName.CONNECTIVITY: usage.vpn_connection_hours,
+        AddonName.MAIL: usage.emails_sent / Decimal(1000),
     }
     lines = []
     for addon, pricing in ADDON_PRICING.items():

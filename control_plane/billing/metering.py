@@ -16,7 +16,9 @@ and suspensions and metered piece by piece:
   whole minute as carriers bill;
 - VPN connection-hours of the private connectivity add-on: the hours in which AWS reported
   `AWS/VPN TunnelState` for each of the tenant's VPN connections (it does every few minutes
-  for as long as a connection exists, whether its tunnels are up or not).
+  for as long as a connection exists, whether its tunnels are up or not);
+- e-mails sent with the mail add-on: the daily sums of `AWS/SES Send` of the tenant's
+  configuration set (`tenant-<id>`, which every send of the tenant goes through).
 
 A tenant's resources are found by its `tenant` tag; names are only a pre-filter (the bundle
 prefixes bucket and alarm names with the tenant id).
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sesv2 import SESV2Client
 
 GIB = Decimal(2**30)
 """Bytes in the GB of a GB-month (AWS bills storage in binary gigabytes)."""
@@ -93,6 +96,8 @@ class TenantResources(BaseModel):
     """Connect instance ids."""
     vpn_connections: tuple[str, ...] = ()
     """Site-to-site VPN connection ids."""
+    mail_configuration_sets: tuple[str, ...] = ()
+    """SES configuration sets the tenant sends through."""
 
 
 class MeterReading(BaseModel):
@@ -106,6 +111,7 @@ class MeterReading(BaseModel):
     lcu_hours: Decimal = Decimal(0)
     call_minutes: Decimal = Decimal(0)
     vpn_connection_hours: Decimal = Decimal(0)
+    emails_sent: Decimal = Decimal(0)
 
     def __add__(self, other: MeterReading) -> MeterReading:
         return MeterReading(
@@ -115,6 +121,7 @@ class MeterReading(BaseModel):
             lcu_hours=self.lcu_hours + other.lcu_hours,
             call_minutes=self.call_minutes + other.call_minutes,
             vpn_connection_hours=self.vpn_connection_hours + other.vpn_connection_hours,
+            emails_sent=self.emails_sent + other.emails_sent,
         )
 
 
@@ -131,6 +138,7 @@ def discover_resources(
     elbv2: ElasticLoadBalancingv2Client | None = None,
     connect: ConnectClient | None = None,
     ec2: EC2Client | None = None,
+    sesv2: SESV2Client | None = None,
 ) -> TenantResources:
     """The tenant's autoscaling groups, buckets and alarms, by their `tenant` tag; with the
     clients given, also its load balancers and Connect instances (the add-ons)."""
@@ -170,7 +178,25 @@ def discover_resources(
         load_balancers=_load_balancers(tenant_id, elbv2) if elbv2 is not None else (),
         connect_instances=_connect_instances(tenant_id, connect) if connect is not None else (),
         vpn_connections=_vpn_connections(tenant_id, ec2) if ec2 is not None else (),
+        mail_configuration_sets=_configuration_sets(tenant_id, sesv2) if sesv2 is not None else (),
     )
+
+
+def _configuration_sets(tenant_id: str, sesv2: SESV2Client) -> tuple[str, ...]:
+    # Configuration set names are unique per account and region; the bundle names its own.
+    wanted = f"tenant-{tenant_id}"
+    found: list[str] = []
+    token: str | None = None
+    while True:
+        page = (
+            sesv2.list_configuration_sets(NextToken=token)
+            if token
+            else sesv2.list_configuration_sets()
+        )
+        found.extend(n for n in page.get("ConfigurationSets", []) if n == wanted)
+        token = page.get("NextToken")
+        if not token:
+            return tuple(found)
 
 
 def _vpn_connections(tenant_id: str, ec2: EC2Client) -> tuple[str, ...]:
@@ -238,7 +264,26 @@ class UsageMeter:
             lcu_hours=self.lcu_hours(resources.load_balancers, window),
             call_minutes=self.call_minutes(resources.connect_instances, window),
             vpn_connection_hours=self.vpn_connection_hours(resources.vpn_connections, window),
+            emails_sent=self.emails_sent(resources.mail_configuration_sets, window),
         )
+
+    def emails_sent(self, configuration_sets: Sequence[str], window: MeteringWindow) -> Decimal:
+        """E-mails sent through the configuration sets in the window."""
+        total = Decimal(0)
+        for configuration_set in configuration_sets:
+            for start, end in window.chunks(DAY):
+                response = self._cloudwatch.get_metric_statistics(
+                    Namespace="AWS/SES",
+                    MetricName="Send",
+                    Dimensions=[{"Name": "ses:configuration-set", "Value": configuration_set}],
+                    StartTime=start,
+                    EndTime=end,
+                    Period=int(DAY.total_seconds()),
+                    Statistics=["Sum"],
+                )
+                for point in response["Datapoints"]:
+                    total += Decimal(str(point.get("Sum", 0.0)))
+        return total
 
     def vpn_connection_hours(self, connections: Sequence[str], window: MeteringWindow) -> Decimal:
         """Hours of the window in which each connection reported its tunnel state."""

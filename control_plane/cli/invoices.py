@@ -57,6 +57,7 @@ def _metered(database: Database, tenant_id: str, period: BillingPeriod) -> Usage
         elbv2=boto3.client("elbv2", region_name=region) if spec.addons.endpoint else None,
         connect=connect,
         ec2=boto3.client("ec2", region_name=region) if spec.addons.connectivity else None,
+        sesv2=boto3.client("sesv2", region_name=region) if spec.addons.mail else None,
     )
     meter = UsageMeter(cloudwatch, connect)
 

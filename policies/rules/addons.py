@@ -1,6 +1,6 @@
 """Add-on rules: add-ons only where the plan offers them, WAF where the plan includes it,
 call recordings and voicemail encrypted with the tenant's own key, VPN tunnels with IKEv2
-and strong ciphers."""
+and strong ciphers, SES identities signing with DKIM."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity, StackValidationArgs
 
-from components.plans import CONNECTIVITY_ADDON, ENDPOINT_ADDON, TELEPHONY_ADDON, Plan
+from components.plans import CONNECTIVITY_ADDON, ENDPOINT_ADDON, MAIL_ADDON, TELEPHONY_ADDON, Plan
 from policies.define import Report, StackReport, linked, of_type, resource_policy, stack_policy
 from policies.frameworks import hipaa, iso, pci, soc2
 from policies.props import as_bool, as_int, items, known, mapping, strings, tags_of
@@ -21,6 +21,7 @@ PHONE_NUMBER = "aws:connect/phoneNumber:PhoneNumber"
 STORAGE_CONFIG = "aws:connect/instanceStorageConfig:InstanceStorageConfig"
 KMS_KEY = "aws:kms/key:Key"
 VPN_CONNECTION = "aws:ec2/vpnConnection:VpnConnection"
+EMAIL_IDENTITY = "aws:sesv2/emailIdentity:EmailIdentity"
 
 RECORDING_TYPES = ("CALL_RECORDINGS", "MEDIA_STREAMS", "CHAT_TRANSCRIPTS")
 """Connect storage that holds what callers say."""
@@ -54,6 +55,10 @@ def _check_addons_on_plan(args: StackValidationArgs, report: StackReport, _: Any
                 connection,
                 f"is private connectivity, which plan {plan.name.value!r} does not offer",
             )
+    for identity in of_type(args, EMAIL_IDENTITY):
+        plan = _plan(identity)
+        if plan is not None and plan.name not in MAIL_ADDON.offers:
+            report(identity, f"is e-mail sending, which plan {plan.name.value!r} does not offer")
     for instance in of_type(args, CONNECT_INSTANCE):
         plan = _plan(instance)
         if plan is not None and plan.name not in TELEPHONY_ADDON.offers:
@@ -73,7 +78,7 @@ def _check_addons_on_plan(args: StackValidationArgs, report: StackReport, _: Any
 
 tenant_addon_enforce_plan = stack_policy(
     name="tenant-addon-enforce-plan",
-    description="Add-ons (endpoint, telephony, connectivity) exist only within the plan's offer.",
+    description="Add-ons (endpoint, telephony, connectivity, mail) exist only within the plan.",
     severity=Severity.HIGH,
     controls=(soc2("CC6.1"), iso("A.5.15")),
     remediation="Remove the add-on from the spec, or move the tenant to a plan that offers it.",
@@ -204,4 +209,32 @@ aws_ec2_vpn_connection_enforce_strong_tunnels = resource_policy(
         },
     },
     topics=("network", "encryption", "addons"),
+)
+
+
+def _check_dkim(args: ResourceValidationArgs, report: Report, _: Any) -> None:
+    identity = str(known(args.props, "emailIdentity") or "")
+    if "@" in identity:
+        return  # an e-mail address identity is signed by its domain's identity
+    signing = mapping(known(args.props, "dkimSigningAttributes"))
+    own_key = signing.get("domainSigningPrivateKey") and signing.get("domainSigningSelector")
+    if own_key:
+        return
+    length = signing.get("nextSigningKeyLength")
+    if not signing or length is None:
+        report("does not pin DKIM signing to 2048-bit keys (dkimSigningAttributes unset)")
+    elif length != "RSA_2048_BIT":
+        report(f"signs with {length} DKIM keys; use RSA_2048_BIT")
+
+
+aws_ses_email_identity_enforce_dkim = resource_policy(
+    name="aws-ses-email-identity-enforce-dkim",
+    description="SES domain identities sign their mail with 2048-bit DKIM keys.",
+    severity=Severity.MEDIUM,
+    controls=(soc2("CC6.7"), iso("A.5.14")),
+    remediation="Set dkimSigningAttributes.nextSigningKeyLength to RSA_2048_BIT (Easy DKIM), "
+    "or bring your own DKIM key, and publish the DKIM records.",
+    resource_types=(EMAIL_IDENTITY,),
+    check=_check_dkim,
+    topics=("email", "addons"),
 )

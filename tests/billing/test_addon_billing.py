@@ -302,3 +302,49 @@ def test_vpn_sites_are_invoiced_per_site_with_hours_above_the_included() -> None
             Decimal("3.36"),
         ),
     ]
+
+
+def test_emails_sent_are_summed_from_the_tenant_configuration_set(aws: dict[str, Any]) -> None:
+    sesv2 = boto3.client("sesv2", region_name=REGION)
+    for name in ("tenant-globex", "tenant-globex2", "tenant-initech"):
+        sesv2.create_configuration_set(ConfigurationSetName=name)
+    day = datetime(2026, 11, 2, 12, tzinfo=UTC)
+    for name, sends in (("tenant-globex", (1200, 800)), ("tenant-initech", (99999,))):
+        for i, count in enumerate(sends):
+            aws["cloudwatch"].put_metric_data(
+                Namespace="AWS/SES",
+                MetricData=[
+                    {
+                        "MetricName": "Send",
+                        "Dimensions": [{"Name": "ses:configuration-set", "Value": name}],
+                        "Timestamp": day + timedelta(days=i),
+                        "Value": float(count),
+                    }
+                ],
+            )
+    resources = discover_resources(
+        "globex",
+        autoscaling=aws["autoscaling"],
+        s3=aws["s3"],
+        cloudwatch=aws["cloudwatch"],
+        sesv2=sesv2,
+    )
+    assert resources.mail_configuration_sets == ("tenant-globex",)
+    window = MeteringWindow(datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC))
+    assert UsageMeter(aws["cloudwatch"]).emails_sent(
+        resources.mail_configuration_sets, window
+    ) == Decimal(2000)
+
+
+def test_mail_is_invoiced_per_domain_and_per_thousand_e_mails_above_the_included() -> None:
+    invoice = invoice_of(
+        (segment(1, 31, {AddonName.MAIL: 1}), MeterReading(emails_sent=Decimal("25500")))
+    )
+    assert [(line.description, line.quantity, line.amount) for line in invoice.lines][1:] == [
+        ("E-mail 01 Nov - 30 Nov: 1 domain (30 of 30 days)", Decimal(30), Decimal("9.00")),
+        (
+            "E-mail usage 01 Nov - 30 Nov: 25.50 thousand e-mails used, 10.00 included",
+            Decimal("15.50"),
+            Decimal("2.33"),
+        ),
+    ]

@@ -15,6 +15,7 @@ from components.plans import (
     get_plan,
 )
 from components.spec import AddonsSpec, TenantSpec, format_validation_error
+from planner.stacks import StackFiles
 from tests.components.builders import make_spec
 
 PHONE = {"country": "DE", "forward_to": "+4930123456"}
@@ -196,3 +197,34 @@ def test_connectivity_on_plans_and_within_their_site_limit() -> None:
 def test_bad_sites(site: dict[str, Any], message: str) -> None:
     errors = errors_of(addons={"connectivity": {"sites": [{**SITE, **site}]}})
     assert len(errors) == 1 and message in errors[0], errors
+
+
+def test_mail_limits() -> None:
+    assert errors_of(plan="free", addons={"mail": {}}) == [
+        "  addons.mail: e-mail sending is not available on plan 'free'; add-on 'mail' is "
+        "offered on plans: starter, pro, enterprise"
+    ]
+    assert errors_of(
+        plan="starter", addons={"mail": {"domain": "news.acme.com", "daily_quota": 5000}}
+    ) == [
+        "  addons.mail.domain: a custom sending domain is not available on plan 'starter'; "
+        "mail is sent from testco.tenants-platform.net",
+        "  addons.mail.daily_quota: daily_quota 5000 exceeds plan 'starter' limit of 1000",
+    ]
+    spec = make_spec(addons={"mail": {"domain": "news.acme.com"}})
+    assert (spec.mail_domain, spec.mail_zone, spec.mail_daily_quota) == (
+        "news.acme.com",
+        "acme.com",
+        5000,
+    )
+    assert spec.addons.units() == {AddonName.MAIL: 1}
+
+
+def test_example_stacks_use_every_add_on() -> None:
+    files = StackFiles()
+    used: dict[AddonName, list[str]] = {}
+    for tenant in files.tenants():
+        for addon in files.read_spec(tenant).addons.units():
+            used.setdefault(addon, []).append(tenant)
+    assert set(used) == set(AddonName)
+    assert len({t for tenants in used.values() for t in tenants}) >= 2

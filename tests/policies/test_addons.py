@@ -181,3 +181,28 @@ def test_vpn_outside_the_plan() -> None:
     assert violations(addons.tenant_addon_enforce_plan, starter) == [
         "VpnConnection 'acme-hq-vpn' is private connectivity, which plan 'starter' does not offer"
     ]
+
+
+def identity(**signing: Any) -> Any:
+    inputs: dict[str, Any] = {"emailIdentity": "news.acme.com"}
+    if signing:
+        inputs["dkimSigningAttributes"] = signing
+    return res(addons.EMAIL_IDENTITY, "acme-mail-identity", inputs, tags=TAGS)
+
+
+def test_dkim_baseline_passes() -> None:
+    rule = addons.aws_ses_email_identity_enforce_dkim
+    assert violations(rule, identity(nextSigningKeyLength="RSA_2048_BIT")) == []
+    byo = identity(domainSigningPrivateKey="[secret]", domainSigningSelector="s1")
+    assert violations(rule, byo) == []
+
+
+def test_identity_without_pinned_dkim_or_with_short_keys() -> None:
+    rule = addons.aws_ses_email_identity_enforce_dkim
+    assert violations(rule, identity()) == [
+        "EmailIdentity 'acme-mail-identity' does not pin DKIM signing to 2048-bit keys "
+        "(dkimSigningAttributes unset)"
+    ]
+    assert violations(rule, identity(nextSigningKeyLength="RSA_1024_BIT")) == [
+        "EmailIdentity 'acme-mail-identity' signs with RSA_1024_BIT DKIM keys; use RSA_2048_BIT"
+    ]
