@@ -88,9 +88,12 @@ class TenantEndpoint(pulumi.ComponentResource):
             opts=ResourceOptions(parent=self),
         )
         target_group = self._create_target_group()
-        certificate = self._create_certificate()
+        zone_id = aws.route53.get_zone_output(
+            name=args.zone, private_zone=False, opts=pulumi.InvokeOutputOptions(parent=self)
+        ).zone_id
+        certificate = self._create_certificate(zone_id)
         self._create_listeners(load_balancer, target_group, certificate)
-        self._create_alias(load_balancer)
+        self._create_alias(load_balancer, zone_id)
         web_acl = (
             self._create_waf(load_balancer, args.waf_rate_limit)
             if args.waf_rate_limit is not None
@@ -187,12 +190,9 @@ class TenantEndpoint(pulumi.ComponentResource):
         )
         return target_group
 
-    def _create_certificate(self) -> aws.acm.CertificateValidation:
+    def _create_certificate(self, zone_id: pulumi.Output[str]) -> aws.acm.CertificateValidation:
         name, args = self._name, self._args
         child = ResourceOptions(parent=self)
-        self._zone_id = aws.route53.get_zone_output(
-            name=args.zone, private_zone=False, opts=pulumi.InvokeOutputOptions(parent=self)
-        ).zone_id
         certificate = aws.acm.Certificate(
             f"{name}-certificate",
             domain_name=args.domain,
@@ -204,7 +204,7 @@ class TenantEndpoint(pulumi.ComponentResource):
         option = certificate.domain_validation_options[0]
         record = aws.route53.Record(
             f"{name}-certificate-validation-record",
-            zone_id=self._zone_id,
+            zone_id=zone_id,
             name=option.resource_record_name,
             type=option.resource_record_type,
             records=[option.resource_record_value],
@@ -256,10 +256,12 @@ class TenantEndpoint(pulumi.ComponentResource):
                 opts=child,
             )
 
-    def _create_alias(self, load_balancer: aws.lb.LoadBalancer) -> None:
+    def _create_alias(
+        self, load_balancer: aws.lb.LoadBalancer, zone_id: pulumi.Output[str]
+    ) -> None:
         aws.route53.Record(
             f"{self._name}-alias",
-            zone_id=self._zone_id,
+            zone_id=zone_id,
             name=self._args.domain,
             type="A",
             aliases=[
