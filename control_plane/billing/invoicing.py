@@ -3,7 +3,9 @@
 A billing period is split into dated segments (plan, state, from, to). Each active segment
 pays its plan's monthly price prorated by its days, and earns the plan's included usage
 prorated the same way; usage beyond it is overage at the plan's rates. Suspended days pay
-no base price and earn no included usage (storage is still kept and billed). Amounts are
+no base price and earn no included usage (storage is still kept and billed). The add-ons of
+a segment (endpoint, phone lines, VPN sites, mail domain) pay their monthly fees the same way,
+and their metered usage above what they include. Amounts are
 `Decimal` in the plan's currency, each line rounded to cents half-up; the total is the sum
 of the lines as shown.
 """
