@@ -11,6 +11,8 @@ import pulumi
 import pulumi_aws as aws
 from pulumi import ResourceOptions
 
+from components.storage import tenant_event_rule_arns
+
 _GB = 1024**3
 
 
@@ -57,6 +59,8 @@ class TenantAlarmsArgs:
     capacity_low_minutes: int = 5
     """Minutes below the group minimum before the capacity alarm fires (from the plan's
     service level: a fraction of its monthly error budget)."""
+    event_notifications: bool = False
+    """Whether the tenant's EventBridge rules (e.g. voicemail) may publish to the topic."""
 
 
 class TenantAlarms(pulumi.ComponentResource):
@@ -84,7 +88,15 @@ class TenantAlarms(pulumi.ComponentResource):
             f"{name}-topic-policy",
             arn=topic.arn,
             policy=pulumi.Output.all(topic.arn, args.account_id).apply(
-                lambda a: json.dumps(_topic_policy(a[0], a[1]))
+                lambda a: json.dumps(
+                    _topic_policy(
+                        a[0],
+                        a[1],
+                        tenant_event_rule_arns(args.tenant_id, args.region, a[1])
+                        if args.event_notifications
+                        else None,
+                    )
+                )
             ),
             opts=child,
         )
@@ -265,10 +277,24 @@ def _storage_queries(bucket_names: list[str]) -> list[dict[str, Any]]:
     return queries
 
 
-def _topic_policy(topic_arn: str, account_id: str) -> dict[str, Any]:
+def _topic_policy(
+    topic_arn: str, account_id: str, event_rules: str | None = None
+) -> dict[str, Any]:
+    """Alarms and budgets publish over TLS; so do the tenant's `event_rules`, when given."""
+    events = [
+        {
+            "Sid": "TenantEventRulesPublish",
+            "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "sns:Publish",
+            "Resource": topic_arn,
+            "Condition": {"ArnLike": {"aws:SourceArn": event_rules}},
+        }
+    ]
     return {
         "Version": "2012-10-17",
         "Statement": [
+            *(events if event_rules is not None else []),
             {
                 "Sid": "AlarmsAndBudgetsPublish",
                 "Effect": "Allow",

@@ -10,15 +10,20 @@ from pulumi import ResourceOptions
 
 from components.alarms import TenantAlarms, TenantAlarmsArgs
 from components.compute import TenantCompute, TenantComputeArgs
+from components.connectivity import TenantConnectivity, TenantConnectivityArgs
+from components.endpoint import TenantEndpoint, TenantEndpointArgs
 from components.identity import TenantIdentity, TenantIdentityArgs
+from components.mail import TenantMail, TenantMailArgs
 from components.network import TenantNetwork, TenantNetworkArgs
 from components.plans import get_plan
 from components.spec import TenantSpec
-from components.storage import TenantStorage, TenantStorageArgs
+from components.storage import LOAD_BALANCER_LOG_PREFIX, TenantStorage, TenantStorageArgs
+from components.telephony import TenantTelephony, TenantTelephonyArgs
 
 SANDBOX_SERVICES = (
-    "autoscaling", "budgets", "cloudwatch", "cloudwatchlogs", "dynamodb", "ec2", "iam", "kms",
-    "s3", "secretsmanager", "sns", "ssm", "sts",
+    "acm", "autoscaling", "budgets", "cloudwatch", "cloudwatchlogs", "connect", "dynamodb", "ec2",
+    "elbv2", "events", "iam", "kms", "route53", "s3", "secretsmanager", "sesv2", "sns", "ssm",
+    "sts", "wafv2",
 )  # fmt: skip
 """Services the bundle calls; all are pointed at the sandbox endpoint when one is set."""
 
@@ -34,7 +39,8 @@ class ServiceBundleArgs:
 
 
 class ServiceBundle(pulumi.ComponentResource):
-    """Network, storage, identity, compute and alarms of one tenant, in its own provider."""
+    """Network, storage, identity, compute, alarms and add-ons of one tenant, in its own
+    provider."""
 
     vpc_id: pulumi.Output[str]
     private_subnet_ids: pulumi.Output[list[str]]
@@ -48,12 +54,18 @@ class ServiceBundle(pulumi.ComponentResource):
     autoscaling_group_name: pulumi.Output[str]
     alarm_topic_arn: pulumi.Output[str]
     dashboard_name: pulumi.Output[str]
+    endpoint_url: pulumi.Output[str | None]
+    phone_numbers: pulumi.Output[list[str]]
+    vpn_connection_ids: pulumi.Output[dict[str, str]]
+    mail_configuration_set: pulumi.Output[str | None]
 
     def __init__(
         self, name: str, args: ServiceBundleArgs, opts: ResourceOptions | None = None
     ) -> None:
         super().__init__("tenants:index:ServiceBundle", name, None, opts)
         spec = args.spec
+        addons = spec.addons
+        voicemail = addons.telephony is not None and addons.telephony.voicemail
         provider = _tenant_provider(name, spec, args.aws_endpoint, ResourceOptions(parent=self))
         # Children inherit the tenant provider, so its default tags reach every resource.
         child = ResourceOptions(parent=self, providers={"aws": provider})
@@ -71,6 +83,8 @@ class ServiceBundle(pulumi.ComponentResource):
                 retention_days=spec.effective_retention_days,
                 access_logs=spec.access_logs,
                 table=spec.storage.table,
+                load_balancer_logs=addons.endpoint is not None,
+                event_notifications=voicemail,
             ),
             child,
         )
@@ -99,6 +113,7 @@ class ServiceBundle(pulumi.ComponentResource):
                 kms_key_arn=storage.key_arn,
                 permissions_boundary_arn=identity.boundary_arn,
                 ingress=spec.network.ingress,
+                public_endpoint=addons.endpoint is not None,
             ),
             child,
         )
@@ -141,8 +156,49 @@ class ServiceBundle(pulumi.ComponentResource):
                 budget_usd=spec.effective_budget_usd,
                 contacts=tuple(str(c) for c in spec.alarms.contacts),
                 **_service_level_alarms(spec),
+                event_notifications=voicemail,
             ),
             child,
+        )
+        endpoint = (
+            TenantEndpoint(
+                f"{name}-endpoint",
+                TenantEndpointArgs(
+                    tenant_id=spec.tenant_id,
+                    vpc_id=network.vpc_id,
+                    public_subnet_ids=network.public_subnet_ids,
+                    app_security_group_id=network.app_security_group_id,
+                    autoscaling_group_name=compute.autoscaling_group_name,
+                    domain=spec.endpoint_domain,
+                    zone=spec.endpoint_zone,
+                    health_check_path=addons.endpoint.health_check_path,
+                    access_log_bucket=storage.access_log_bucket_name.apply(_log_bucket),
+                    access_log_prefix=LOAD_BALANCER_LOG_PREFIX,
+                    waf_rate_limit=spec.endpoint_rate_limit,
+                    redirect_http=addons.endpoint.redirect_http,
+                ),
+                child,
+            )
+            if addons.endpoint is not None
+            else None
+        )
+        # Voicemail goes to the tenant's first bucket (its main data bucket).
+        voicemail_role = spec.storage.buckets[0].role
+        telephony = (
+            TenantTelephony(
+                f"{name}-telephony",
+                TenantTelephonyArgs(
+                    tenant_id=spec.tenant_id,
+                    display_name=spec.display_name or spec.tenant_id,
+                    telephony=addons.telephony,
+                    key_arn=storage.key_arn,
+                    voicemail_bucket=storage.bucket_names.apply(lambda b: b[voicemail_role]),
+                    alarm_topic_arn=alarms.topic_arn,
+                ),
+                child,
+            )
+            if addons.telephony is not None
+            else None
         )
 
         self.vpc_id = network.vpc_id
@@ -157,6 +213,53 @@ class ServiceBundle(pulumi.ComponentResource):
         self.autoscaling_group_name = compute.autoscaling_group_name
         self.alarm_topic_arn = alarms.topic_arn
         self.dashboard_name = alarms.dashboard_name
+        connectivity = (
+            TenantConnectivity(
+                f"{name}-connectivity",
+                TenantConnectivityArgs(
+                    tenant_id=spec.tenant_id,
+                    vpc_id=network.vpc_id,
+                    private_route_table_ids=network.private_route_table_ids,
+                    route_table_count=spec.effective_az_count,
+                    sites=addons.connectivity.sites,
+                    alarm_topic_arn=alarms.topic_arn,
+                ),
+                child,
+            )
+            if addons.connectivity is not None
+            else None
+        )
+
+        mail_quota = spec.mail_daily_quota
+        mail = (
+            TenantMail(
+                f"{name}-mail",
+                TenantMailArgs(
+                    tenant_id=spec.tenant_id,
+                    domain=spec.mail_domain,
+                    zone=spec.mail_zone,
+                    daily_quota=mail_quota,
+                    quota_alarm_percent=addons.mail.quota_alarm_percent,
+                    alarm_topic_arn=alarms.topic_arn,
+                ),
+                child,
+            )
+            if addons.mail is not None and mail_quota is not None
+            else None
+        )
+
+        self.endpoint_url = endpoint.url if endpoint is not None else pulumi.Output.from_input(None)
+        self.phone_numbers = (
+            telephony.phone_numbers if telephony is not None else pulumi.Output.from_input([])
+        )
+        self.vpn_connection_ids = (
+            connectivity.vpn_connection_ids
+            if connectivity is not None
+            else pulumi.Output.from_input({})
+        )
+        self.mail_configuration_set = (
+            mail.configuration_set_name if mail is not None else pulumi.Output.from_input(None)
+        )
         self.register_outputs(self.outputs())
 
     def outputs(self) -> dict[str, pulumi.Output[object]]:
@@ -174,7 +277,18 @@ class ServiceBundle(pulumi.ComponentResource):
             "autoscaling_group_name": self.autoscaling_group_name,
             "alarm_topic_arn": self.alarm_topic_arn,
             "dashboard_name": self.dashboard_name,
+            "endpoint_url": self.endpoint_url,
+            "phone_numbers": self.phone_numbers,
+            "vpn_connection_ids": self.vpn_connection_ids,
+            "mail_configuration_set": self.mail_configuration_set,
         }
+
+
+def _log_bucket(name: str | None) -> str:
+    # The spec admits an endpoint only on plans whose storage has a log bucket.
+    if name is None:
+        raise ValueError("a public endpoint needs the tenant's access-log bucket")
+    return name
 
 
 def _tenant_provider(

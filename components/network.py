@@ -38,6 +38,9 @@ class TenantNetworkArgs:
     """Boundary attached to the flow-log delivery role."""
     ingress: tuple[IngressRule, ...] = field(default_factory=tuple)
     """Extra ingress to the app security group."""
+    public_endpoint: bool = False
+    """A load balancer fronts the app: public subnets exist, and HTTPS to the app comes from
+    the load balancer's group (added by `TenantEndpoint`) instead of the whole VPC."""
 
 
 class TenantNetwork(pulumi.ComponentResource):
@@ -46,6 +49,7 @@ class TenantNetwork(pulumi.ComponentResource):
     vpc_id: pulumi.Output[str]
     private_subnet_ids: pulumi.Output[list[str]]
     public_subnet_ids: pulumi.Output[list[str]]
+    private_route_table_ids: pulumi.Output[list[str]]
     app_security_group_id: pulumi.Output[str]
     flow_log_group_name: pulumi.Output[str]
 
@@ -78,7 +82,7 @@ class TenantNetwork(pulumi.ComponentResource):
         blocks = list(args.cidr.subnets(prefixlen_diff=3))
         private = [self._subnet(f"private-{z[-1]}", str(blocks[i]), z) for i, z in enumerate(zones)]
         public: list[aws.ec2.Subnet] = []
-        if args.nat is not NatStrategy.NONE:
+        if args.nat is not NatStrategy.NONE or args.public_endpoint:
             public = [
                 self._subnet(f"public-{z[-1]}", str(blocks[4 + i]), z) for i, z in enumerate(zones)
             ]
@@ -90,6 +94,7 @@ class TenantNetwork(pulumi.ComponentResource):
         self.vpc_id = self._vpc.id
         self.private_subnet_ids = pulumi.Output.all(*[s.id for s in private])
         self.public_subnet_ids = pulumi.Output.all(*[s.id for s in public])
+        self.private_route_table_ids = pulumi.Output.all(*[rt.id for rt in route_tables])
         self.app_security_group_id = self._app_sg.id
         self.flow_log_group_name = log_group.name
         self.register_outputs(
@@ -97,6 +102,7 @@ class TenantNetwork(pulumi.ComponentResource):
                 "vpc_id": self.vpc_id,
                 "private_subnet_ids": self.private_subnet_ids,
                 "public_subnet_ids": self.public_subnet_ids,
+                "private_route_table_ids": self.private_route_table_ids,
                 "app_security_group_id": self.app_security_group_id,
                 "flow_log_group_name": self.flow_log_group_name,
             }
@@ -142,7 +148,11 @@ class TenantNetwork(pulumi.ComponentResource):
                     route_table_id=public_rt.id,
                     opts=child,
                 )
-            nat_zones = zones if args.nat is NatStrategy.PER_AZ else zones[:1]
+            nat_zones = {
+                NatStrategy.NONE: [],
+                NatStrategy.SINGLE: zones[:1],
+                NatStrategy.PER_AZ: zones,
+            }[args.nat]
             for i, zone in enumerate(nat_zones):
                 eip = aws.ec2.Eip(f"{name}-nat-{zone[-1]}-eip", domain="vpc", opts=child)
                 nat_gateways.append(
@@ -201,10 +211,10 @@ class TenantNetwork(pulumi.ComponentResource):
             tags={"Name": f"{args.tenant_id}-app"},
             opts=child,
         )
-        rules = (
-            IngressRule(port=443, cidr=args.cidr, description="HTTPS from inside the tenant VPC"),
-            *args.ingress,
+        vpc_https = IngressRule(
+            port=443, cidr=args.cidr, description="HTTPS from inside the tenant VPC"
         )
+        rules = args.ingress if args.public_endpoint else (vpc_https, *args.ingress)
         for i, rule in enumerate(rules):
             aws.vpc.SecurityGroupIngressRule(
                 f"{name}-app-ingress-{i}",

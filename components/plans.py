@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -344,3 +345,199 @@ def get_plan(name: PlanName | str) -> Plan:
     except ValueError:
         known = ", ".join(p.value for p in PlanName)
         raise KeyError(f"unknown plan {name!r}; known plans: {known}") from None
+
+
+class AddonName(StrEnum):
+    """Services a tenant can add to its plan's bundle."""
+
+    ENDPOINT = "endpoint"
+    """A public HTTPS endpoint: load balancer, certificate, DNS name, WAF on some plans."""
+    TELEPHONY = "telephony"
+    """Phone lines on Amazon Connect: call forwarding and voicemail."""
+    CONNECTIVITY = "connectivity"
+    """Site-to-site VPN from the tenant's VPC to the customer's offices."""
+    MAIL = "mail"
+    """E-mail sending from the tenant's domain on SES, DKIM-signed."""
+
+
+class EndpointOffer(_Frozen):
+    """What the public endpoint gives a tenant on one plan."""
+
+    waf: bool
+    """Whether AWS WAF (managed rule groups and a per-IP rate limit) guards the endpoint."""
+    rate_limit: tuple[int, int]
+    """Inclusive range of the per-IP rate limit, in requests per 5 minutes (WAF plans)."""
+    default_rate_limit: int
+    """Rate limit when the spec does not set one (WAF plans)."""
+    custom_domain: bool
+    """Whether the tenant may bring its own domain instead of `<tenant>.<platform domain>`."""
+
+
+class TelephonyOffer(_Frozen):
+    """What telephony gives a tenant on one plan."""
+
+    max_lines: int
+    """Most phone numbers the tenant may claim."""
+    voicemail: bool
+    """Whether lines may take voicemail."""
+
+
+class ConnectivityOffer(_Frozen):
+    """What private connectivity gives a tenant on one plan."""
+
+    max_sites: int
+    """Most customer sites (one VPN connection, two tunnels, each)."""
+
+
+class MailOffer(_Frozen):
+    """What e-mail sending gives a tenant on one plan."""
+
+    max_daily_quota: int
+    """Largest daily sending quota (e-mails per day)."""
+    default_daily_quota: int
+    """Daily sending quota when the spec does not set one."""
+    custom_domain: bool
+    """Whether the tenant may send from its own domain instead of `<tenant>.<platform>`."""
+
+
+class AddonPricing(_Frozen):
+    """Monthly fee per unit (the endpoint, or one phone line) and usage above the included."""
+
+    currency: str = "USD"
+    unit: str
+    """What the monthly fee is counted in."""
+    monthly_per_unit: Decimal
+    """Price of one unit for a full billing period."""
+    usage_unit: str
+    """What usage is metered in."""
+    included_usage_per_unit: Decimal
+    """Usage included per unit and full period."""
+    usage_price: Decimal
+    """Price of each usage unit beyond the included ones."""
+
+
+class EndpointAddon(_Frozen):
+    name: Literal[AddonName.ENDPOINT] = AddonName.ENDPOINT
+    title: str = "Public endpoint"
+    offers: dict[PlanName, EndpointOffer]
+    """The plans that may have the add-on, and what each gets."""
+    pricing: AddonPricing
+
+
+class TelephonyAddon(_Frozen):
+    name: Literal[AddonName.TELEPHONY] = AddonName.TELEPHONY
+    title: str = "Telephony"
+    offers: dict[PlanName, TelephonyOffer]
+    """The plans that may have the add-on, and what each gets."""
+    pricing: AddonPricing
+    regions: tuple[str, ...]
+    """Regions where Amazon Connect runs (of the platform's supported regions)."""
+
+
+_CONNECT_REGIONS = (
+    "us-east-1", "us-west-2", "eu-central-1", "eu-west-2", "ap-southeast-1", "ap-southeast-2",
+    "ap-northeast-1",
+)  # fmt: skip
+
+
+class ConnectivityAddon(_Frozen):
+    name: Literal[AddonName.CONNECTIVITY] = AddonName.CONNECTIVITY
+    title: str = "Private connectivity"
+    offers: dict[PlanName, ConnectivityOffer]
+    """The plans that may have the add-on, and what each gets."""
+    pricing: AddonPricing
+
+
+class MailAddon(_Frozen):
+    name: Literal[AddonName.MAIL] = AddonName.MAIL
+    title: str = "E-mail"
+    offers: dict[PlanName, MailOffer]
+    """The plans that may have the add-on, and what each gets."""
+    pricing: AddonPricing
+
+
+ENDPOINT_ADDON = EndpointAddon(
+    # Free tenants have one AZ and no log bucket: a load balancer needs two and logs access.
+    offers={
+        PlanName.STARTER: EndpointOffer(
+            waf=False, rate_limit=(0, 0), default_rate_limit=0, custom_domain=False
+        ),
+        PlanName.PRO: EndpointOffer(
+            waf=True, rate_limit=(100, 20_000), default_rate_limit=2_000, custom_domain=True
+        ),
+        PlanName.ENTERPRISE: EndpointOffer(
+            waf=True, rate_limit=(100, 100_000), default_rate_limit=5_000, custom_domain=True
+        ),
+    },
+    pricing=AddonPricing(
+        unit="endpoint",
+        monthly_per_unit=Decimal("18.00"),
+        usage_unit="LCU-h",
+        included_usage_per_unit=Decimal("720"),
+        usage_price=Decimal("0.0100"),
+    ),
+)
+
+TELEPHONY_ADDON = TelephonyAddon(
+    offers={
+        PlanName.STARTER: TelephonyOffer(max_lines=2, voicemail=False),
+        PlanName.PRO: TelephonyOffer(max_lines=10, voicemail=True),
+        PlanName.ENTERPRISE: TelephonyOffer(max_lines=50, voicemail=True),
+    },
+    pricing=AddonPricing(
+        unit="line",
+        monthly_per_unit=Decimal("5.00"),
+        usage_unit="min",
+        included_usage_per_unit=Decimal("100"),
+        usage_price=Decimal("0.0180"),
+    ),
+    regions=_CONNECT_REGIONS,
+)
+
+CONNECTIVITY_ADDON = ConnectivityAddon(
+    offers={
+        PlanName.PRO: ConnectivityOffer(max_sites=1),
+        PlanName.ENTERPRISE: ConnectivityOffer(max_sites=4),
+    },
+    pricing=AddonPricing(
+        unit="site",
+        monthly_per_unit=Decimal("45.00"),
+        usage_unit="connection-h",
+        included_usage_per_unit=Decimal("744"),
+        usage_price=Decimal("0.0600"),
+    ),
+)
+
+MAIL_ADDON = MailAddon(
+    offers={
+        PlanName.STARTER: MailOffer(
+            max_daily_quota=1_000, default_daily_quota=200, custom_domain=False
+        ),
+        PlanName.PRO: MailOffer(
+            max_daily_quota=20_000, default_daily_quota=5_000, custom_domain=True
+        ),
+        PlanName.ENTERPRISE: MailOffer(
+            max_daily_quota=200_000, default_daily_quota=50_000, custom_domain=True
+        ),
+    },
+    pricing=AddonPricing(
+        unit="domain",
+        monthly_per_unit=Decimal("9.00"),
+        usage_unit="thousand e-mails",
+        included_usage_per_unit=Decimal("10"),
+        usage_price=Decimal("0.15"),
+    ),
+)
+
+ADDON_PRICING: dict[AddonName, AddonPricing] = {
+    AddonName.ENDPOINT: ENDPOINT_ADDON.pricing,
+    AddonName.TELEPHONY: TELEPHONY_ADDON.pricing,
+    AddonName.CONNECTIVITY: CONNECTIVITY_ADDON.pricing,
+    AddonName.MAIL: MAIL_ADDON.pricing,
+}
+ADDON_TITLES: dict[AddonName, str] = {
+    AddonName.ENDPOINT: ENDPOINT_ADDON.title,
+    AddonName.TELEPHONY: TELEPHONY_ADDON.title,
+    AddonName.CONNECTIVITY: CONNECTIVITY_ADDON.title,
+    AddonName.MAIL: MAIL_ADDON.title,
+}

@@ -10,8 +10,11 @@ with its field path, the bad value and what is allowed.
 from __future__ import annotations
 
 import copy
+import functools
 import ipaddress
 import re
+import zoneinfo
+from collections.abc import Mapping
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
@@ -30,12 +33,25 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
-from components.plans import NatStrategy, Plan, PlanName, get_plan
+from components.plans import (
+    CONNECTIVITY_ADDON,
+    ENDPOINT_ADDON,
+    MAIL_ADDON,
+    TELEPHONY_ADDON,
+    AddonName,
+    NatStrategy,
+    Plan,
+    PlanName,
+    get_plan,
+)
 
 RESERVED_TAG_KEYS = ("tenant", "plan", "managed-by", "cost-center")
 """Tags every taggable resource carries; set by the bundle, never by the spec's `tags`."""
 
 MANAGED_BY = "tenants-platform"
+
+PLATFORM_DOMAIN = "tenants-platform.net"
+"""The platform's public Route 53 zone; a tenant's endpoint is `<tenant>.<this>` by default."""
 
 
 class Residency(StrEnum):
@@ -256,6 +272,222 @@ class OperatorAccess(_Spec):
     """Shared secret the customer passes as `sts:ExternalId` (16-128 characters)."""
 
 
+Hostname = Annotated[
+    str,
+    StringConstraints(
+        max_length=253, pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+    ),
+    Field(description="Fully qualified lower-case DNS name, without the trailing dot."),
+]
+E164Number = Annotated[
+    str,
+    StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$"),
+    Field(description="Phone number in E.164 form: '+', country code and number, 8-16 chars."),
+]
+ClockTime = Annotated[
+    str,
+    StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$"),
+    Field(description="24-hour clock time, HH:MM."),
+]
+
+
+class Weekday(StrEnum):
+    """Days as Amazon Connect names them."""
+
+    MONDAY = "MONDAY"
+    TUESDAY = "TUESDAY"
+    WEDNESDAY = "WEDNESDAY"
+    THURSDAY = "THURSDAY"
+    FRIDAY = "FRIDAY"
+    SATURDAY = "SATURDAY"
+    SUNDAY = "SUNDAY"
+
+
+def _check_domain_and_zone(domain: str | None, zone: str | None) -> None:
+    if zone is not None and domain is None:
+        raise ValueError("zone is set without a custom domain")
+    if domain is not None and zone is not None and not domain.endswith(f".{zone}"):
+        raise ValueError(f"domain {domain!r} is not inside zone {zone!r}")
+    if domain is not None and domain.count(".") < 2 and zone is None:
+        raise ValueError(f"domain {domain!r} needs a zone: it has no parent zone")
+
+
+def _zone_of(domain: str | None, zone: str | None) -> str:
+    """The zone of a custom domain (given, else its parent), or the platform's."""
+    if domain is None:
+        return PLATFORM_DOMAIN
+    return zone or domain.split(".", 1)[1]
+
+
+class EndpointSpec(_Spec):
+    """A public HTTPS endpoint (load balancer) in front of the tenant's application."""
+
+    domain: Hostname | None = None
+    """Custom domain (plans with custom domains); `<tenant>.<platform domain>` when left out."""
+    zone: Hostname | None = None
+    """Public Route 53 zone that holds `domain`; its parent domain when left out."""
+    health_check_path: str = Field(default="/healthz", pattern=r"^/[A-Za-z0-9._~/-]{0,254}$")
+    """Path the load balancer probes over HTTPS on each instance."""
+    rate_limit: int | None = Field(default=None, ge=1)
+    """Requests per 5 minutes one IP may make before WAF blocks it (WAF plans); plan default."""
+    redirect_http: bool = False
+    """Also listen on port 80, only to redirect to HTTPS (opens port 80 to the internet)."""
+
+    @model_validator(mode="after")
+    def _domain_in_zone(self) -> Self:
+        _check_domain_and_zone(self.domain, self.zone)
+        return self
+
+
+class BusinessHours(_Spec):
+    """When calls are answered (forwarded); outside them callers reach the fallback."""
+
+    time_zone: str = "UTC"
+    """IANA time zone of the hours, e.g. `Europe/Berlin`."""
+    days: tuple[Weekday, ...] = (
+        Weekday.MONDAY, Weekday.TUESDAY, Weekday.WEDNESDAY, Weekday.THURSDAY, Weekday.FRIDAY,
+    )  # fmt: skip
+    """Open days."""
+    opens: ClockTime = "09:00"
+    """Opening time on each open day."""
+    closes: ClockTime = "17:00"
+    """Closing time on each open day; after `opens`."""
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, zone: str) -> str:
+        if zone not in _time_zones():
+            raise ValueError(f"unknown time zone {zone!r}; use an IANA name like Europe/Berlin")
+        return zone
+
+    @field_validator("days")
+    @classmethod
+    def _some_unique_days(cls, days: tuple[Weekday, ...]) -> tuple[Weekday, ...]:
+        if not days:
+            raise ValueError("at least one open day is required")
+        if len(set(days)) != len(days):
+            raise ValueError("days must be unique")
+        return days
+
+    @model_validator(mode="after")
+    def _opens_before_closing(self) -> Self:
+        if self.closes <= self.opens:
+            raise ValueError(f"closes {self.closes} is not after opens {self.opens}")
+        return self
+
+
+class TelephonySpec(_Spec):
+    """Phone lines on Amazon Connect: every line forwards, takes voicemail, or both."""
+
+    lines: int = Field(default=1, ge=1)
+    """Phone numbers to claim (within the plan's limit)."""
+    country: str = Field(pattern=r"^[A-Z]{2}$")
+    """ISO 3166 country code of the numbers, e.g. `DE`."""
+    number_type: Literal["DID", "TOLL_FREE"] = "DID"
+    """Direct-dial or toll-free numbers."""
+    forward_to: E164Number | None = None
+    """Where calls are forwarded during business hours."""
+    voicemail: bool = False
+    """Callers leave a message when closed or when the forward fails (plans with voicemail)."""
+    hours: BusinessHours = BusinessHours()
+    """When calls are forwarded."""
+    forward_timeout_seconds: int = Field(default=30, ge=5, le=600)
+    """How long a forwarded call rings before the fallback takes it."""
+
+    @model_validator(mode="after")
+    def _does_something(self) -> Self:
+        if self.forward_to is None and not self.voicemail:
+            raise ValueError("telephony needs forward_to, voicemail or both")
+        return self
+
+
+class OfficeSite(_Spec):
+    """One customer office reached over a site-to-site VPN (two IPsec tunnels)."""
+
+    name: Slug
+    """Name of the site (`hq`, `plant-2`, ...); unique per tenant."""
+    public_ip: ipaddress.IPv4Address
+    """Public IPv4 address of the customer's VPN device."""
+    bgp_asn: int = Field(default=65000, ge=1, le=2_147_483_647)
+    """BGP AS number of the customer's device (also required by AWS with static routing)."""
+    static_routes: tuple[ipaddress.IPv4Network, ...] = Field(default=(), max_length=20)
+    """Office networks routed over the VPN; BGP exchanges routes when left empty."""
+
+    @field_validator("public_ip")
+    @classmethod
+    def _public(cls, address: ipaddress.IPv4Address) -> ipaddress.IPv4Address:
+        if not address.is_global:
+            raise ValueError(f"{address} is not a public address")
+        return address
+
+
+class ConnectivitySpec(_Spec):
+    """Private connectivity: the tenant's VPC joined to the customer's offices."""
+
+    sites: tuple[OfficeSite, ...]
+    """Customer offices (at least one), each a VPN connection."""
+
+    @field_validator("sites")
+    @classmethod
+    def _unique_sites(cls, sites: tuple[OfficeSite, ...]) -> tuple[OfficeSite, ...]:
+        if not sites:
+            raise ValueError("at least one site is required")
+        names = [s.name for s in sites]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"site names must be unique; repeated: {duplicates}")
+        return sites
+
+
+class MailSpec(_Spec):
+    """E-mail sending (SES) from the tenant's domain, DKIM-signed, with a daily quota."""
+
+    domain: Hostname | None = None
+    """Sending domain (plans with custom domains); `<tenant>.<platform domain>` if left out."""
+    zone: Hostname | None = None
+    """Public Route 53 zone holding `domain` (for the DKIM records); its parent if left out."""
+    daily_quota: int | None = Field(default=None, ge=1)
+    """E-mails per day the tenant expects to send at most; plan default when left out."""
+    quota_alarm_percent: float = Field(default=80.0, ge=50.0, le=100.0)
+    """Share of the daily quota at which the sending alarm fires."""
+
+    @model_validator(mode="after")
+    def _domain_in_zone(self) -> Self:
+        _check_domain_and_zone(self.domain, self.zone)
+        return self
+
+
+class AddonsSpec(_Spec):
+    """Services added to the plan's bundle; each is allowed and priced per plan."""
+
+    endpoint: EndpointSpec | None = None
+    """A public HTTPS endpoint for the application."""
+    telephony: TelephonySpec | None = None
+    """Phone lines with forwarding and voicemail."""
+    connectivity: ConnectivitySpec | None = None
+    """Site-to-site VPN to the customer's offices."""
+    mail: MailSpec | None = None
+    """E-mail sending from the tenant's domain."""
+
+    def units(self) -> dict[AddonName, int]:
+        """Billable units of each chosen add-on (the endpoint, or phone lines)."""
+        out: dict[AddonName, int] = {}
+        if self.endpoint is not None:
+            out[AddonName.ENDPOINT] = 1
+        if self.telephony is not None:
+            out[AddonName.TELEPHONY] = self.telephony.lines
+        if self.connectivity is not None:
+            out[AddonName.CONNECTIVITY] = len(self.connectivity.sites)
+        if self.mail is not None:
+            out[AddonName.MAIL] = 1
+        return out
+
+
+@functools.cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
 class TenantSpec(_Spec):
     """Everything that defines one tenant's service bundle."""
 
@@ -279,6 +511,8 @@ class TenantSpec(_Spec):
     alarms: AlarmsSpec = AlarmsSpec()
     operator: OperatorAccess | None = None
     """Optional customer operator role (plans with operator roles only)."""
+    addons: AddonsSpec = AddonsSpec()
+    """Add-on services (public endpoint, telephony), within the plan's offers."""
     tags: dict[TagKey, Annotated[str, StringConstraints(max_length=256)]] = Field(
         default_factory=dict, max_length=40
     )
@@ -346,6 +580,52 @@ class TenantSpec(_Spec):
         return self.plan_entry.limits.access_logs
 
     @property
+    def endpoint_domain(self) -> str:
+        """The endpoint's DNS name: the custom domain, else `<tenant>.<platform domain>`."""
+        endpoint = self.addons.endpoint
+        if endpoint is not None and endpoint.domain is not None:
+            return endpoint.domain
+        return f"{self.tenant_id}.{PLATFORM_DOMAIN}"
+
+    @property
+    def endpoint_zone(self) -> str:
+        """The public Route 53 zone the endpoint's records and certificate validation go in."""
+        endpoint = self.addons.endpoint
+        return _zone_of(endpoint.domain, endpoint.zone) if endpoint else PLATFORM_DOMAIN
+
+    @property
+    def mail_domain(self) -> str:
+        """The sending domain: the custom one, else `<tenant>.<platform domain>`."""
+        mail = self.addons.mail
+        if mail is not None and mail.domain is not None:
+            return mail.domain
+        return f"{self.tenant_id}.{PLATFORM_DOMAIN}"
+
+    @property
+    def mail_zone(self) -> str:
+        """The public Route 53 zone the sending domain's DKIM records go in."""
+        mail = self.addons.mail
+        return _zone_of(mail.domain, mail.zone) if mail else PLATFORM_DOMAIN
+
+    @property
+    def mail_daily_quota(self) -> int | None:
+        """E-mails per day the tenant may send; `None` without the mail add-on."""
+        mail = self.addons.mail
+        offer = MAIL_ADDON.offers.get(self.plan)
+        if mail is None or offer is None:
+            return None
+        return mail.daily_quota or offer.default_daily_quota
+
+    @property
+    def endpoint_rate_limit(self) -> int | None:
+        """Per-IP WAF rate limit of the endpoint; `None` when the plan has no WAF."""
+        endpoint = self.addons.endpoint
+        offer = ENDPOINT_ADDON.offers.get(self.plan)
+        if endpoint is None or offer is None or not offer.waf:
+            return None
+        return endpoint.rate_limit or offer.default_rate_limit
+
+    @property
     def platform_tags(self) -> dict[str, str]:
         """The four reserved tags, then the spec's own."""
         return {
@@ -370,19 +650,30 @@ class TenantSpec(_Spec):
             if not isinstance(data, dict):
                 raise
             pruned = copy.deepcopy(data)
-            for error in first.errors():
-                _prune(pruned, error["loc"])
-            # Required fields that no plan check reads get a neutral stand-in.
-            pruned.setdefault("tenant_id", "placeholder")
-            network = pruned.get("network")
-            if isinstance(network, dict):
-                network.setdefault("cidr", "10.0.0.0/16")
-            try:
-                candidate = handler(pruned)
-            except ValidationError as second:
-                limits = [_as_details(e) for e in second.errors() if e["type"] == "tenant_spec"]
-            else:
-                limits = _violations(candidate)
+            errors = first.errors()
+            limits: list[InitErrorDetails] = []
+            # A part that still fails once its bad field is gone (a line left with nothing to
+            # do, a section missing a required field) is dropped itself on the next round.
+            for _ in range(_PRUNE_ROUNDS):
+                for error in errors:
+                    loc = error["loc"]
+                    _prune(pruned, loc[:-1] if error["type"] == "missing" and loc[1:] else loc)
+                pruned = _drop_pruned(pruned)
+                # Required fields that no plan check reads get a neutral stand-in.
+                pruned.setdefault("tenant_id", "placeholder")
+                network = pruned.get("network")
+                if isinstance(network, dict):
+                    network.setdefault("cidr", "10.0.0.0/16")
+                try:
+                    candidate = handler(pruned)
+                except ValidationError as again:
+                    limits = [_as_details(e) for e in again.errors() if e["type"] == "tenant_spec"]
+                    errors = [e for e in again.errors() if e["type"] != "tenant_spec"]
+                    if limits or not errors:
+                        break
+                else:
+                    limits = _violations(candidate)
+                    break
             if limits:
                 raise ValidationError.from_exception_data(
                     cls.__name__, [*map(_as_details, first.errors()), *limits]
@@ -401,6 +692,9 @@ class TenantSpec(_Spec):
         return TenantSpec.model_validate({**self.model_dump(mode="json"), "plan": plan.value})
 
 
+_PRUNE_ROUNDS = 4
+
+
 def _prune(data: Any, loc: tuple[str | int, ...]) -> None:
     """Delete the deepest existing part of `loc` from nested dicts and lists."""
     node = data
@@ -415,6 +709,21 @@ def _prune(data: Any, loc: tuple[str | int, ...]) -> None:
     last = loc[-1] if loc else None
     if isinstance(node, dict) and last in node:
         del node[last]
+    elif isinstance(node, list) and isinstance(last, int) and last < len(node):
+        # Marked, not deleted: the other errors' indices into this list must stay valid.
+        node[last] = _PRUNED
+
+
+def _drop_pruned(data: Any) -> Any:
+    """`data` without the list elements `_prune` marked."""
+    if isinstance(data, dict):
+        return {k: _drop_pruned(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_drop_pruned(v) for v in data if v is not _PRUNED]
+    return data
+
+
+_PRUNED = object()
 
 
 def _as_details(error: ErrorDetails) -> InitErrorDetails:
@@ -558,6 +867,187 @@ def _violations(spec: TenantSpec) -> list[InitErrorDetails]:
                 ("operator",),
                 spec.operator.account_id,
                 f"an operator role is not available on plan {name!r}",
+            )
+        )
+    out.extend(_endpoint_violations(spec))
+    out.extend(_telephony_violations(spec))
+    out.extend(_connectivity_violations(spec))
+    out.extend(_mail_violations(spec))
+    return out
+
+
+def _offered_on(addon: AddonName, offers: Mapping[PlanName, object]) -> str:
+    return f"add-on {addon.value!r} is offered on plans: {', '.join(p.value for p in offers)}"
+
+
+def _endpoint_violations(spec: TenantSpec) -> list[InitErrorDetails]:
+    endpoint = spec.addons.endpoint
+    if endpoint is None:
+        return []
+    name = spec.plan.value
+    offer = ENDPOINT_ADDON.offers.get(spec.plan)
+    if offer is None:
+        return [
+            _error(
+                ("addons", "endpoint"),
+                name,
+                f"a public endpoint is not available on plan {name!r}; "
+                + _offered_on(AddonName.ENDPOINT, ENDPOINT_ADDON.offers),
+            )
+        ]
+    out: list[InitErrorDetails] = []
+    if spec.effective_az_count < 2:
+        out.append(
+            _error(
+                ("network", "az_count"),
+                spec.effective_az_count,
+                f"az_count {spec.effective_az_count} is too small for a public endpoint; "
+                "a load balancer needs at least 2",
+            )
+        )
+    if endpoint.domain is not None and not offer.custom_domain:
+        out.append(
+            _error(
+                ("addons", "endpoint", "domain"),
+                endpoint.domain,
+                f"a custom domain is not available on plan {name!r}; the endpoint is "
+                f"{spec.tenant_id}.{PLATFORM_DOMAIN}",
+            )
+        )
+    if endpoint.rate_limit is not None:
+        low, high = offer.rate_limit
+        if not offer.waf:
+            out.append(
+                _error(
+                    ("addons", "endpoint", "rate_limit"),
+                    endpoint.rate_limit,
+                    f"a rate limit needs WAF, which plan {name!r} does not include",
+                )
+            )
+        elif not low <= endpoint.rate_limit <= high:
+            out.append(
+                _error(
+                    ("addons", "endpoint", "rate_limit"),
+                    endpoint.rate_limit,
+                    f"rate_limit {endpoint.rate_limit} is outside plan {name!r} range {low}-{high}",
+                )
+            )
+    return out
+
+
+def _telephony_violations(spec: TenantSpec) -> list[InitErrorDetails]:
+    telephony = spec.addons.telephony
+    if telephony is None:
+        return []
+    name = spec.plan.value
+    offer = TELEPHONY_ADDON.offers.get(spec.plan)
+    if offer is None:
+        return [
+            _error(
+                ("addons", "telephony"),
+                name,
+                f"telephony is not available on plan {name!r}; "
+                + _offered_on(AddonName.TELEPHONY, TELEPHONY_ADDON.offers),
+            )
+        ]
+    out: list[InitErrorDetails] = []
+    if spec.region not in TELEPHONY_ADDON.regions:
+        out.append(
+            _error(
+                ("region",),
+                spec.region,
+                f"telephony (Amazon Connect) is not available in region {spec.region!r}; "
+                f"available: {', '.join(TELEPHONY_ADDON.regions)}",
+            )
+        )
+    if telephony.lines > offer.max_lines:
+        out.append(
+            _error(
+                ("addons", "telephony", "lines"),
+                telephony.lines,
+                f"{telephony.lines} lines exceed plan {name!r} limit of {offer.max_lines}",
+            )
+        )
+    if telephony.voicemail and not offer.voicemail:
+        out.append(
+            _error(
+                ("addons", "telephony", "voicemail"),
+                True,
+                f"voicemail is not available on plan {name!r}",
+            )
+        )
+    return out
+
+
+def _connectivity_violations(spec: TenantSpec) -> list[InitErrorDetails]:
+    connectivity = spec.addons.connectivity
+    if connectivity is None:
+        return []
+    name = spec.plan.value
+    offer = CONNECTIVITY_ADDON.offers.get(spec.plan)
+    if offer is None:
+        return [
+            _error(
+                ("addons", "connectivity"),
+                name,
+                f"private connectivity is not available on plan {name!r}; "
+                + _offered_on(AddonName.CONNECTIVITY, CONNECTIVITY_ADDON.offers),
+            )
+        ]
+    out: list[InitErrorDetails] = []
+    if len(connectivity.sites) > offer.max_sites:
+        out.append(
+            _error(
+                ("addons", "connectivity", "sites"),
+                len(connectivity.sites),
+                f"{len(connectivity.sites)} sites exceed plan {name!r} limit of {offer.max_sites}",
+            )
+        )
+    for i, site in enumerate(connectivity.sites):
+        for j, route in enumerate(site.static_routes):
+            if route.overlaps(spec.network.cidr):
+                out.append(
+                    _error(
+                        ("addons", "connectivity", "sites", i, "static_routes", j),
+                        str(route),
+                        f"office network {route} overlaps the tenant VPC {spec.network.cidr}",
+                    )
+                )
+    return out
+
+
+def _mail_violations(spec: TenantSpec) -> list[InitErrorDetails]:
+    mail = spec.addons.mail
+    if mail is None:
+        return []
+    name = spec.plan.value
+    offer = MAIL_ADDON.offers.get(spec.plan)
+    if offer is None:
+        return [
+            _error(
+                ("addons", "mail"),
+                name,
+                f"e-mail sending is not available on plan {name!r}; "
+                + _offered_on(AddonName.MAIL, MAIL_ADDON.offers),
+            )
+        ]
+    out: list[InitErrorDetails] = []
+    if mail.domain is not None and not offer.custom_domain:
+        out.append(
+            _error(
+                ("addons", "mail", "domain"),
+                mail.domain,
+                f"a custom sending domain is not available on plan {name!r}; mail is sent "
+                f"from {spec.tenant_id}.{PLATFORM_DOMAIN}",
+            )
+        )
+    if mail.daily_quota is not None and mail.daily_quota > offer.max_daily_quota:
+        out.append(
+            _error(
+                ("addons", "mail", "daily_quota"),
+                mail.daily_quota,
+                f"daily_quota {mail.daily_quota} exceeds plan {name!r} limit of "
+                f"{offer.max_daily_quota}",
             )
         )
     return out

@@ -31,6 +31,10 @@ class TenantStorageArgs:
     """Whether buckets log access to a dedicated log bucket."""
     table: TableSpec | None = None
     """Optional DynamoDB table."""
+    load_balancer_logs: bool = False
+    """Whether the tenant's load balancer writes access logs to the log bucket."""
+    event_notifications: bool = False
+    """Whether the tenant's EventBridge rules publish to topics encrypted with the key."""
 
 
 class TenantStorage(pulumi.ComponentResource):
@@ -89,7 +93,9 @@ class TenantStorage(pulumi.ComponentResource):
             enable_key_rotation=True,
             deletion_window_in_days=30,
             policy=pulumi.Output.from_input(args.account_id).apply(
-                lambda account: json.dumps(_key_policy(args.tenant_id, args.region, account))
+                lambda account: json.dumps(
+                    _key_policy(args.tenant_id, args.region, account, args.event_notifications)
+                )
             ),
             opts=ResourceOptions(parent=self, protect=True),
         )
@@ -149,7 +155,13 @@ class TenantStorage(pulumi.ComponentResource):
             f"{name}-policy",
             bucket=bucket.id,
             policy=pulumi.Output.all(bucket.arn, self._args.account_id).apply(
-                lambda a: json.dumps(_log_bucket_policy(a[0], a[1]))
+                lambda a: json.dumps(
+                    _log_bucket_policy(
+                        a[0],
+                        a[1],
+                        self._args.region if self._args.load_balancer_logs else None,
+                    )
+                )
             ),
             opts=child,
         )
@@ -256,6 +268,11 @@ class TenantStorage(pulumi.ComponentResource):
         )
 
 
+def tenant_event_rule_arns(tenant_id: str, region: str, account_id: str) -> str:
+    """ARN pattern of the tenant's EventBridge rules (named `tenant-<id>-<role>`)."""
+    return f"arn:aws:events:{region}:{account_id}:rule/tenant-{tenant_id}-*"
+
+
 def _deny_insecure_transport(bucket_arn: str) -> dict[str, object]:
     return {
         "Sid": "DenyInsecureTransport",
@@ -271,10 +288,49 @@ def _tls_only_policy(bucket_arn: str) -> dict[str, object]:
     return {"Version": "2012-10-17", "Statement": [_deny_insecure_transport(bucket_arn)]}
 
 
-def _log_bucket_policy(bucket_arn: str, account_id: str) -> dict[str, object]:
+LOAD_BALANCER_LOG_PREFIX = "endpoint"
+"""Where in the log bucket the tenant's load balancer writes its access logs."""
+
+# Elastic Load Balancing's log-writing account per region (regions opened before August
+# 2022 take the account, not the log-delivery service principal).
+_ELB_LOG_ACCOUNTS = {
+    "us-east-1": "127311923021",
+    "us-east-2": "033677994240",
+    "us-west-2": "797873946194",
+    "eu-west-1": "156460612806",
+    "eu-west-2": "652711504416",
+    "eu-west-3": "009996457667",
+    "eu-central-1": "054676820928",
+    "eu-north-1": "897822967062",
+    "ap-southeast-1": "114774131450",
+    "ap-southeast-2": "783225319266",
+    "ap-northeast-1": "582318560864",
+}
+
+
+def _load_balancer_logs(bucket_arn: str, account_id: str, region: str) -> dict[str, object]:
+    return {
+        "Sid": "AllowLoadBalancerAccessLogs",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{_ELB_LOG_ACCOUNTS[region]}:root"},
+        "Action": "s3:PutObject",
+        "Resource": f"{bucket_arn}/{LOAD_BALANCER_LOG_PREFIX}/AWSLogs/{account_id}/*",
+    }
+
+
+def _log_bucket_policy(
+    bucket_arn: str, account_id: str, load_balancer_region: str | None = None
+) -> dict[str, object]:
+    """TLS only, S3 server access logs, and the load balancer's logs when it has one."""
+    load_balancer = (
+        [_load_balancer_logs(bucket_arn, account_id, load_balancer_region)]
+        if load_balancer_region is not None
+        else []
+    )
     return {
         "Version": "2012-10-17",
         "Statement": [
+            *load_balancer,
             _deny_insecure_transport(bucket_arn),
             {
                 "Sid": "AllowS3ServerAccessLogs",
@@ -288,7 +344,9 @@ def _log_bucket_policy(bucket_arn: str, account_id: str) -> dict[str, object]:
     }
 
 
-def _key_policy(tenant_id: str, region: str, account_id: str) -> dict[str, object]:
+def _key_policy(
+    tenant_id: str, region: str, account_id: str, event_notifications: bool = False
+) -> dict[str, object]:
     """Account administration, plus the AWS services that encrypt tenant data with the key."""
     root = f"arn:aws:iam::{account_id}:root"
     asg_role = (
@@ -302,9 +360,23 @@ def _key_policy(tenant_id: str, region: str, account_id: str) -> dict[str, objec
         "kms:GenerateDataKey*",
         "kms:DescribeKey",
     ]
+    events = [
+        {
+            # EventBridge rules of this tenant only (e.g. voicemail) publish to its topic.
+            "Sid": "TenantEventRuleNotifications",
+            "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+            "Resource": "*",
+            "Condition": {
+                "ArnLike": {"aws:SourceArn": tenant_event_rule_arns(tenant_id, region, account_id)}
+            },
+        }
+    ]
     return {
         "Version": "2012-10-17",
         "Statement": [
+            *(events if event_notifications else []),
             {
                 "Sid": "AccountAdministration",
                 "Effect": "Allow",

@@ -47,7 +47,10 @@ from control_plane.settings import Settings
 from planner.stacks import StackFiles
 
 TENANT = "demo-co"
-REGION = "eu-west-1"
+REGION = "eu-central-1"
+"""An EU region with Amazon Connect, so the tenant can add a phone line."""
+PHONE_LINE = {"country": "DE", "forward_to": "+442079460123", "voicemail": True}
+"""The telephony add-on the customer picks: a German number forwarded, with voicemail."""
 SUSPENSION_GRACE = timedelta(seconds=2)
 """Shortened from days so the demo shows a suspension falling due."""
 
@@ -91,10 +94,16 @@ class Demo:
             self._send_invoice_event(services, "invoice.paid")
             self._settle(services, "4. invoice paid: the tenant is resumed")
 
+            services.service.update(
+                TENANT, {"addons": {"telephony": PHONE_LINE}}, actor="customer:demo-co"
+            )
+            self._settle(services, "5. the customer adds a phone line (telephony add-on)")
+            self._show_phone_lines(services)
+
             self._show_invoice(services)
 
             self._send(services, "customer.subscription.deleted", PlanName.PRO, "canceled")
-            self._settle(services, "5. subscription cancelled: deprovisioned, data retained")
+            self._settle(services, "6. subscription cancelled: deprovisioned, data retained")
             self._show_history(services)
 
     # --- wiring -----------------------------------------------------------------------
@@ -251,6 +260,15 @@ class Demo:
             if key in view.outputs:
                 table.add_row(key, str(view.outputs[key]))
         self.console.print(table)
+
+    def _show_phone_lines(self, services: _Services) -> None:
+        view = services.service.show(TENANT)
+        numbers = view.outputs.get("phone_numbers") or []
+        self.console.print(
+            f"phone lines: {', '.join(numbers) or 'none'} -> forwarded to "
+            f"{PHONE_LINE['forward_to']} in business hours, voicemail otherwise",
+            markup=False,
+        )
 
     def _show_invoice(self, services: _Services) -> None:
         self.console.rule("[bold]first invoice (draft of the current month, as things stand)")

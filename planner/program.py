@@ -275,6 +275,9 @@ _EC2_PREFIXES = {
     "aws:ec2/vpcEndpoint:VpcEndpoint": "vpce-",
     "aws:ec2/flowLog:FlowLog": "fl-",
     "aws:ec2/launchTemplate:LaunchTemplate": "lt-",
+    "aws:ec2/vpnGateway:VpnGateway": "vgw-",
+    "aws:ec2/customerGateway:CustomerGateway": "cgw-",
+    "aws:ec2/vpnConnection:VpnConnection": "vpn-",
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "sgr-",
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": "sgr-",
 }
@@ -337,6 +340,16 @@ class _PlanMocks(pulumi.runtime.Mocks):
                 "id": ACCOUNT_ID,
             }
             return identity, []
+        if args.token == "aws:route53/getZone:getZone":
+            zone = str(args.args.get("name", "")).rstrip(".")
+            zone_id = "Z" + _digest("zone", zone)[:20].upper()
+            return {
+                "id": zone_id,
+                "zoneId": zone_id,
+                "name": zone,
+                "arn": f"arn:aws:route53:::hostedzone/{zone_id}",
+                "privateZone": False,
+            }, []
         raise PlanError(f"the offline planner has no answer for invoke {args.token}")
 
     def _physical(
@@ -358,6 +371,12 @@ class _PlanMocks(pulumi.runtime.Mocks):
                 }
             if typ == "aws:ec2/eip:Eip":
                 extra["publicIp"] = f"203.0.113.{int(h[:2], 16) % 250 + 1}"
+            if typ == "aws:ec2/vpnConnection:VpnConnection":
+                # AWS's tunnel endpoints are public; documentation addresses stand in.
+                extra |= {
+                    f"tunnel{n}Address": f"198.51.100.{(int(h[:2], 16) + n) % 250 + 1}"
+                    for n in (1, 2)
+                }
             return rid, extra
         if typ == "aws:s3/bucket:Bucket":
             bucket = str(inputs.get("bucket") or f"{name}-{h[:8]}")
@@ -432,7 +451,95 @@ class _PlanMocks(pulumi.runtime.Mocks):
             return "none", {"result": (h * 4)[:length]}
         if typ.startswith("pulumi:providers:"):
             return f"{name}-{h[:8]}", {}
+        addon = _addon_physical(typ, name, inputs, region, h)
+        if addon is not None:
+            return addon
         return f"{name}-{h[:8]}", {}
+
+
+def _addon_physical(
+    typ: str, name: str, inputs: dict[str, Any], region: str, h: str
+) -> tuple[str, dict[str, Any]] | None:
+    """Ids and computed state of the add-ons' resources (endpoint, telephony)."""
+    account = ACCOUNT_ID
+    if typ in ("aws:lb/loadBalancer:LoadBalancer", "aws:lb/targetGroup:TargetGroup"):
+        is_lb = typ.endswith("LoadBalancer")
+        lb_name = str(inputs.get("name") or name)
+        suffix = f"{'app' if is_lb else 'targetgroup'}/{lb_name}/{h[:16]}"
+        kind = "loadbalancer/" if is_lb else ""
+        arn = f"arn:aws:elasticloadbalancing:{region}:{account}:{kind}{suffix}"
+        extra: dict[str, Any] = {"arn": arn, "arnSuffix": suffix}
+        if is_lb:
+            extra |= {
+                "dnsName": f"{lb_name}-{int(h[:8], 16)}.{region}.elb.amazonaws.com",
+                "zoneId": "Z" + h[:13].upper(),
+            }
+        return arn, extra
+    if typ == "aws:lb/listener:Listener":
+        arn = f"arn:aws:elasticloadbalancing:{region}:{account}:listener/app/{h[:16]}/{h[16:32]}"
+        return arn, {"arn": arn}
+    if typ == "aws:acm/certificate:Certificate":
+        arn = f"arn:aws:acm:{region}:{account}:certificate/{uuid.UUID(h[:32])}"
+        domain = str(inputs.get("domainName", ""))
+        option = {
+            "domainName": domain,
+            "resourceRecordName": f"_{h[:32]}.{domain}.",
+            "resourceRecordType": "CNAME",
+            "resourceRecordValue": f"_{h[8:40]}.acm-validations.aws.",
+        }
+        return arn, {
+            "arn": arn,
+            "domainValidationOptions": [option],
+            "status": "PENDING_VALIDATION",
+        }
+    if typ == "aws:acm/certificateValidation:CertificateValidation":
+        return str(inputs.get("certificateArn", name)), {}
+    if typ == "aws:route53/record:Record":
+        fqdn = str(inputs.get("name", name)).rstrip(".")
+        return f"{inputs.get('zoneId')}_{fqdn}_{inputs.get('type')}", {"fqdn": fqdn}
+    if typ == "aws:wafv2/webAcl:WebAcl":
+        acl_id = str(uuid.UUID(h[:32]))
+        acl = str(inputs.get("name") or name)
+        arn = f"arn:aws:wafv2:{region}:{account}:regional/webacl/{acl}/{acl_id}"
+        return acl_id, {"arn": arn}
+    if typ == "aws:connect/instance:Instance":
+        instance_id = str(uuid.UUID(h[:32]))
+        return instance_id, {"arn": f"arn:aws:connect:{region}:{account}:instance/{instance_id}"}
+    connect_kinds = {
+        "aws:connect/hoursOfOperation:HoursOfOperation": ("operating-hours", "hoursOfOperationId"),
+        "aws:connect/queue:Queue": ("queue", "queueId"),
+        "aws:connect/contactFlow:ContactFlow": ("contact-flow", "contactFlowId"),
+    }
+    if typ in connect_kinds:
+        kind, id_key = connect_kinds[typ]
+        own_id = str(uuid.UUID(h[:32]))
+        instance = str(inputs.get("instanceId", ""))
+        arn = f"arn:aws:connect:{region}:{account}:instance/{instance}/{kind}/{own_id}"
+        return f"{instance}:{own_id}", {"arn": arn, id_key: own_id}
+    if typ == "aws:connect/phoneNumber:PhoneNumber":
+        number_id = str(uuid.UUID(h[:32]))
+        # A number from the range reserved for fiction (+1 555 01xx) in every country.
+        digits = f"+1555010{int(h[:4], 16) % 100:02d}"
+        return number_id, {
+            "arn": f"arn:aws:connect:{region}:{account}:phone-number/{number_id}",
+            "phoneNumber": digits,
+        }
+    if typ == "aws:sesv2/emailIdentity:EmailIdentity":
+        identity = str(inputs.get("emailIdentity", name))
+        signing = dict(inputs.get("dkimSigningAttributes") or {})
+        signing["tokens"] = [_digest(identity, str(i))[:32] for i in range(3)]
+        return identity, {
+            "arn": f"arn:aws:ses:{region}:{account}:identity/{identity}",
+            "dkimSigningAttributes": signing,
+        }
+    if typ == "aws:sesv2/configurationSet:ConfigurationSet":
+        set_name = str(inputs.get("configurationSetName", name))
+        arn = f"arn:aws:ses:{region}:{account}:configuration-set/{set_name}"
+        return set_name, {"arn": arn, "configurationSetName": set_name}
+    if typ == "aws:cloudwatch/eventRule:EventRule":
+        rule = str(inputs.get("name") or name)
+        return rule, {"name": rule, "arn": f"arn:aws:events:{region}:{account}:rule/{rule}"}
+    return None
 
 
 @functools.cache

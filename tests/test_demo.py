@@ -17,7 +17,7 @@ def test_demo_runs_the_whole_lifecycle_from_signed_billing_events(tmp_path: Path
 
     expected_in_order = [
         "customer.subscription.created",
-        "reconcile create (plan starter in eu-west-1): queued",
+        "reconcile create (plan starter in eu-central-1): queued",
         "demo-co: state active (plan), plan starter, spec v1",
         "reconcile change-plan (starter -> pro): queued",
         "demo-co: state active (plan), plan pro, spec v2",
@@ -27,6 +27,11 @@ def test_demo_runs_the_whole_lifecycle_from_signed_billing_events(tmp_path: Path
         "demo-co: state suspended (plan)",
         "reconcile resume (payment settled): queued",
         "demo-co: state active (plan), plan pro, spec v4",
+        "the customer adds a phone line",
+        "demo-co: state active (plan), plan pro, spec v5, 1 job(s) run",
+        "phone lines: +",
+        "Telephony ",
+        "1 line (",
         "Total (USD)",
         "reconcile delete (data stores retained): queued",
         "demo-co: state retired (plan)",
@@ -39,5 +44,6 @@ def test_demo_runs_the_whole_lifecycle_from_signed_billing_events(tmp_path: Path
         position = found
     assert "policy pack: 0 mandatory violation(s)" in output
     assert "plan, nothing deployed" in output
-    assert (tmp_path / "invoice.html").read_text().count("Pro plan") >= 1
+    html = (tmp_path / "invoice.html").read_text()
+    assert html.count("Pro plan") >= 1 and "Telephony" in html
     assert "HTTP 200" in output and "Traceback" not in output

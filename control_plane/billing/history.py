@@ -8,13 +8,14 @@ of a day wins that day), and billing stops on the day deprovisioning was request
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from components.plans import PlanName
+from components.plans import AddonName, PlanName
+from components.spec import AddonsSpec
 from control_plane.billing.invoicing import BillingPeriod, LifecycleSegment, SegmentState
 from control_plane.registry.models import Operation, TenantSpecVersion
 
@@ -29,6 +30,8 @@ class SpecChange:
     at: datetime
     plan: PlanName
     suspended: bool
+    addons: dict[AddonName, int] = field(default_factory=dict)
+    """Units of each add-on from `at` on."""
 
 
 @dataclass(frozen=True)
@@ -57,14 +60,19 @@ def segments_in_period(history: TenantHistory, period: BillingPeriod) -> list[Li
             continue
         state = SegmentState.SUSPENDED if change.suspended else SegmentState.ACTIVE
         previous = segments[-1] if segments else None
-        if previous and (previous.plan, previous.state, previous.end) == (
+        if previous and (previous.plan, previous.state, previous.end, previous.addons) == (
             change.plan,
             state,
             start,
+            change.addons,
         ):
             segments[-1] = previous.model_copy(update={"end": end})
         else:
-            segments.append(LifecycleSegment(plan=change.plan, state=state, start=start, end=end))
+            segments.append(
+                LifecycleSegment(
+                    plan=change.plan, state=state, start=start, end=end, addons=change.addons
+                )
+            )
     return segments
 
 
@@ -80,6 +88,7 @@ def load_history(session: Session, tenant_id: str) -> TenantHistory:
             at=v.created_at,
             plan=PlanName(v.spec["plan"]),
             suspended=bool(v.spec.get("suspended", False)),
+            addons=AddonsSpec.model_validate(v.spec.get("addons") or {}).units(),
         )
         for v in versions
     )

@@ -3,7 +3,9 @@
 A billing period is split into dated segments (plan, state, from, to). Each active segment
 pays its plan's monthly price prorated by its days, and earns the plan's included usage
 prorated the same way; usage beyond it is overage at the plan's rates. Suspended days pay
-no base price and earn no included usage (storage is still kept and billed). Amounts are
+no base price and earn no included usage (storage is still kept and billed). The add-ons of
+a segment (endpoint, phone lines, VPN sites, mail domain) pay their monthly fees the same way,
+and their metered usage above what they include. Amounts are
 `Decimal` in the plan's currency, each line rounded to cents half-up; the total is the sum
 of the lines as shown.
 """
@@ -18,9 +20,9 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from components.plans import PlanName, PlanPricing, get_plan
+from components.plans import ADDON_PRICING, ADDON_TITLES, AddonName, PlanName, PlanPricing, get_plan
 from control_plane.billing.metering import MeteringWindow, MeterReading
 
 CENT = Decimal("0.01")
@@ -92,6 +94,8 @@ class LifecycleSegment(_Frozen):
     state: SegmentState
     start: date
     end: date
+    addons: dict[AddonName, int] = Field(default_factory=dict)
+    """Units of each add-on the tenant had (1 endpoint, N phone lines)."""
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
@@ -216,6 +220,57 @@ def _usage_lines(
     return lines
 
 
+def _addon_lines(
+    segment: LifecycleSegment, usage: MeterReading, period: BillingPeriod
+) -> list[InvoiceLine]:
+    """Add-on fees prorated like the plan (not on suspended days), and usage above the
+    included amounts; usage of an add-on is billed even when it was removed later."""
+    share = Decimal(segment.days) / Decimal(period.days)
+    active = segment.state is SegmentState.ACTIVE
+    used_by_addon = {
+        AddonName.ENDPOINT: usage.lcu_hours,
+        AddonName.TELEPHONY: usage.call_minutes,
+        AddonName.CONNECTIVITY: usage.vpn_connection_hours,
+        AddonName.MAIL: usage.emails_sent / Decimal(1000),
+    }
+    lines = []
+    for addon, pricing in ADDON_PRICING.items():
+        units = segment.addons.get(addon, 0) if active else 0
+        title = ADDON_TITLES[addon]
+        if units:
+            per_day = pricing.monthly_per_unit / Decimal(period.days)
+            lines.append(
+                InvoiceLine(
+                    description=(
+                        f"{title} {segment.label}: {units} {pricing.unit}"
+                        f"{'s' if units != 1 else ''} ({segment.days} of {period.days} days)"
+                    ),
+                    quantity=Decimal(units * segment.days),
+                    unit=f"{pricing.unit}-day",
+                    unit_price=per_day.quantize(Decimal("0.0001")),
+                    amount=to_cents(pricing.monthly_per_unit * units * share),
+                )
+            )
+        used = used_by_addon[addon]
+        included = pricing.included_usage_per_unit * units * share
+        overage = max(Decimal(0), used - included)
+        if used == 0:
+            continue
+        lines.append(
+            InvoiceLine(
+                description=(
+                    f"{title} usage {segment.label}: {to_cents(used)} {pricing.usage_unit} used, "
+                    f"{to_cents(included)} included"
+                ),
+                quantity=to_cents(overage),
+                unit=pricing.usage_unit,
+                unit_price=pricing.usage_price,
+                amount=to_cents(overage * pricing.usage_price),
+            )
+        )
+    return lines
+
+
 def rate_invoice(
     *,
     number: str | None,
@@ -264,6 +319,7 @@ def rate_invoice(
                 )
             )
         lines.extend(_usage_lines(segment, item.usage, period, pricing))
+        lines.extend(_addon_lines(segment, item.usage, period))
     credit = _service_credit(segments, period)
     if credit is not None:
         lines.append(credit)

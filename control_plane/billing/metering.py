@@ -8,7 +8,17 @@ and suspensions and metered piece by piece:
 - storage GB-days: daily `AWS/S3 BucketSizeBytes` of the tenant's buckets, every storage
   class (invoices divide by the days of the period to get GB-months);
 - alarm-hours: time the tenant's CloudWatch alarms spent in `ALARM`, from their state
-  history (`DescribeAlarmHistory`).
+  history (`DescribeAlarmHistory`);
+- LCU-hours of the public endpoint add-on: hourly averages of `AWS/ApplicationELB
+  ConsumedLCUs` of the tenant's load balancers, summed (what AWS bills them by);
+- call minutes of the telephony add-on: the duration of every contact of the tenant's
+  Connect instances that started in the window (`SearchContacts`), each rounded up to a
+  whole minute as carriers bill;
+- VPN connection-hours of the private connectivity add-on: the hours in which AWS reported
+  `AWS/VPN TunnelState` for each of the tenant's VPN connections (it does every few minutes
+  for as long as a connection exists, whether its tunnels are up or not);
+- e-mails sent with the mail add-on: the daily sums of `AWS/SES Send` of the tenant's
+  configuration set (`tenant-<id>`, which every send of the tenant goes through).
 
 A tenant's resources are found by its `tenant` tag; names are only a pre-filter (the bundle
 prefixes bucket and alarm names with the tenant id).
@@ -31,7 +41,11 @@ from components.alarms import alarm_name_prefix
 if TYPE_CHECKING:
     from mypy_boto3_autoscaling import AutoScalingClient
     from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_connect import ConnectClient
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sesv2 import SESV2Client
 
 GIB = Decimal(2**30)
 """Bytes in the GB of a GB-month (AWS bills storage in binary gigabytes)."""
@@ -80,6 +94,14 @@ class TenantResources(BaseModel):
     autoscaling_groups: tuple[str, ...] = ()
     buckets: tuple[str, ...] = ()
     alarms: tuple[str, ...] = ()
+    load_balancers: tuple[str, ...] = ()
+    """`app/<name>/<id>`: the `LoadBalancer` dimension of their metrics."""
+    connect_instances: tuple[str, ...] = ()
+    """Connect instance ids."""
+    vpn_connections: tuple[str, ...] = ()
+    """Site-to-site VPN connection ids."""
+    mail_configuration_sets: tuple[str, ...] = ()
+    """SES configuration sets the tenant sends through."""
 
 
 class MeterReading(BaseModel):
@@ -94,6 +116,10 @@ class MeterReading(BaseModel):
     """Minutes of the window whose availability was measured (0: not metered)."""
     available_minutes: Decimal = Decimal(0)
     """Of those, minutes in five-minute intervals with an instance in service."""
+    lcu_hours: Decimal = Decimal(0)
+    call_minutes: Decimal = Decimal(0)
+    vpn_connection_hours: Decimal = Decimal(0)
+    emails_sent: Decimal = Decimal(0)
 
     def __add__(self, other: MeterReading) -> MeterReading:
         return MeterReading(
@@ -102,6 +128,10 @@ class MeterReading(BaseModel):
             alarm_hours=self.alarm_hours + other.alarm_hours,
             measured_minutes=self.measured_minutes + other.measured_minutes,
             available_minutes=self.available_minutes + other.available_minutes,
+            lcu_hours=self.lcu_hours + other.lcu_hours,
+            call_minutes=self.call_minutes + other.call_minutes,
+            vpn_connection_hours=self.vpn_connection_hours + other.vpn_connection_hours,
+            emails_sent=self.emails_sent + other.emails_sent,
         )
 
 
@@ -125,8 +155,13 @@ def discover_resources(
     autoscaling: AutoScalingClient,
     s3: S3Client,
     cloudwatch: CloudWatchClient,
+    elbv2: ElasticLoadBalancingv2Client | None = None,
+    connect: ConnectClient | None = None,
+    ec2: EC2Client | None = None,
+    sesv2: SESV2Client | None = None,
 ) -> TenantResources:
-    """The tenant's autoscaling groups, buckets and alarms, by their `tenant` tag."""
+    """The tenant's autoscaling groups, buckets and alarms, by their `tenant` tag; with the
+    clients given, also its load balancers and Connect instances (the add-ons)."""
     groups = tenant_groups(autoscaling, tenant_id)
 
     buckets: list[str] = []
@@ -156,7 +191,58 @@ def discover_resources(
         autoscaling_groups=tuple(sorted(groups)),
         buckets=tuple(sorted(buckets)),
         alarms=tuple(sorted(alarms)),
+        load_balancers=_load_balancers(tenant_id, elbv2) if elbv2 is not None else (),
+        connect_instances=_connect_instances(tenant_id, connect) if connect is not None else (),
+        vpn_connections=_vpn_connections(tenant_id, ec2) if ec2 is not None else (),
+        mail_configuration_sets=_configuration_sets(tenant_id, sesv2) if sesv2 is not None else (),
     )
+
+
+def _configuration_sets(tenant_id: str, sesv2: SESV2Client) -> tuple[str, ...]:
+    # Configuration set names are unique per account and region; the bundle names its own.
+    wanted = f"tenant-{tenant_id}"
+    found: list[str] = []
+    token: str | None = None
+    while True:
+        page = (
+            sesv2.list_configuration_sets(NextToken=token)
+            if token
+            else sesv2.list_configuration_sets()
+        )
+        found.extend(n for n in page.get("ConfigurationSets", []) if n == wanted)
+        token = page.get("NextToken")
+        if not token:
+            return tuple(found)
+
+
+def _vpn_connections(tenant_id: str, ec2: EC2Client) -> tuple[str, ...]:
+    described = ec2.describe_vpn_connections(
+        Filters=[{"Name": "tag:tenant", "Values": [tenant_id]}]
+    )
+    return tuple(sorted(c["VpnConnectionId"] for c in described.get("VpnConnections", [])))
+
+
+def _load_balancers(tenant_id: str, elbv2: ElasticLoadBalancingv2Client) -> tuple[str, ...]:
+    found: list[str] = []
+    for page in elbv2.get_paginator("describe_load_balancers").paginate():
+        arns = [lb["LoadBalancerArn"] for lb in page["LoadBalancers"]]
+        # DescribeTags takes at most 20 ARNs per call.
+        for start in range(0, len(arns), 20):
+            described = elbv2.describe_tags(ResourceArns=arns[start : start + 20])
+            for item in described["TagDescriptions"]:
+                if _tags_match(item.get("Tags", []), tenant_id):
+                    found.append(item["ResourceArn"].split(":loadbalancer/", 1)[1])
+    return tuple(sorted(found))
+
+
+def _connect_instances(tenant_id: str, connect: ConnectClient) -> tuple[str, ...]:
+    found: list[str] = []
+    for page in connect.get_paginator("list_instances").paginate():
+        for instance in page.get("InstanceSummaryList", []):
+            tags = connect.list_tags_for_resource(resourceArn=instance["Arn"]).get("tags", {})
+            if tags.get("tenant") == tenant_id:
+                found.append(instance["Id"])
+    return tuple(sorted(found))
 
 
 def alarm_time(
@@ -180,10 +266,11 @@ def _hours(delta: timedelta) -> Decimal:
 
 
 class UsageMeter:
-    """Reads the three meters of a tenant from CloudWatch."""
+    """Reads a tenant's meters from CloudWatch (and Connect, for call minutes)."""
 
-    def __init__(self, cloudwatch: CloudWatchClient) -> None:
+    def __init__(self, cloudwatch: CloudWatchClient, connect: ConnectClient | None = None) -> None:
         self._cloudwatch = cloudwatch
+        self._connect = connect
 
     def measure(self, resources: TenantResources, window: MeteringWindow) -> MeterReading:
         measured, available = self.availability(resources.autoscaling_groups, window)
@@ -193,6 +280,10 @@ class UsageMeter:
             alarm_hours=self.alarm_hours(resources.alarms, window),
             measured_minutes=measured,
             available_minutes=available,
+            lcu_hours=self.lcu_hours(resources.load_balancers, window),
+            call_minutes=self.call_minutes(resources.connect_instances, window),
+            vpn_connection_hours=self.vpn_connection_hours(resources.vpn_connections, window),
+            emails_sent=self.emails_sent(resources.mail_configuration_sets, window),
         )
 
     def availability(
@@ -223,6 +314,80 @@ class UsageMeter:
         available = sum(1 for count in serving.values() if count == len(groups))
         minutes = Decimal(int(AVAILABILITY_STEP.total_seconds() // 60))
         return Decimal(slots) * minutes, Decimal(min(available, slots)) * minutes
+
+    def emails_sent(self, configuration_sets: Sequence[str], window: MeteringWindow) -> Decimal:
+        """E-mails sent through the configuration sets in the window."""
+        total = Decimal(0)
+        for configuration_set in configuration_sets:
+            for start, end in window.chunks(DAY):
+                response = self._cloudwatch.get_metric_statistics(
+                    Namespace="AWS/SES",
+                    MetricName="Send",
+                    Dimensions=[{"Name": "ses:configuration-set", "Value": configuration_set}],
+                    StartTime=start,
+                    EndTime=end,
+                    Period=int(DAY.total_seconds()),
+                    Statistics=["Sum"],
+                )
+                for point in response["Datapoints"]:
+                    total += Decimal(str(point.get("Sum", 0.0)))
+        return total
+
+    def vpn_connection_hours(self, connections: Sequence[str], window: MeteringWindow) -> Decimal:
+        """Hours of the window in which each connection reported its tunnel state."""
+        hours = 0
+        for connection in connections:
+            for start, end in window.chunks(HOUR):
+                response = self._cloudwatch.get_metric_statistics(
+                    Namespace="AWS/VPN",
+                    MetricName="TunnelState",
+                    Dimensions=[{"Name": "VpnId", "Value": connection}],
+                    StartTime=start,
+                    EndTime=end,
+                    Period=int(HOUR.total_seconds()),
+                    Statistics=["SampleCount"],
+                )
+                hours += sum(1 for p in response["Datapoints"] if p.get("SampleCount", 0) > 0)
+        return Decimal(hours)
+
+    def lcu_hours(self, load_balancers: Sequence[str], window: MeteringWindow) -> Decimal:
+        """Hourly average consumed LCUs, summed over the window's hours."""
+        total = Decimal(0)
+        for load_balancer in load_balancers:
+            total += self._sum_of_averages(
+                "AWS/ApplicationELB",
+                "ConsumedLCUs",
+                [{"Name": "LoadBalancer", "Value": load_balancer}],
+                window,
+                HOUR,
+            )
+        return total
+
+    def call_minutes(self, instances: Sequence[str], window: MeteringWindow) -> Decimal:
+        """Minutes of the contacts that started in the window, each rounded up."""
+        if not instances:
+            return Decimal(0)
+        if self._connect is None:
+            raise ValueError("call minutes need a Connect client")
+        minutes = 0
+        for instance in instances:
+            for page in self._connect.get_paginator("search_contacts").paginate(
+                InstanceId=instance,
+                TimeRange={
+                    "Type": "INITIATION_TIMESTAMP",
+                    "StartTime": window.start,
+                    "EndTime": window.end,
+                },
+                SearchCriteria={"Channels": ["VOICE"]},
+            ):
+                for contact in page.get("Contacts", []):
+                    started = contact.get("InitiationTimestamp")
+                    ended = contact.get("DisconnectTimestamp")
+                    if started is None or ended is None:
+                        continue  # a call still running when metered has no duration yet
+                    seconds = max(0, int((ended - started).total_seconds()))
+                    minutes += -(-seconds // 60)
+        return Decimal(minutes)
 
     def instance_hours(self, groups: Sequence[str], window: MeteringWindow) -> Decimal:
         """Hourly average in-service instances, summed over the window's hours."""

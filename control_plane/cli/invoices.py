@@ -43,15 +43,22 @@ def _period(text: str) -> BillingPeriod:
 
 def _metered(database: Database, tenant_id: str, period: BillingPeriod) -> UsageSource:
     with database.transaction() as session:
-        region = Registry(session).spec(tenant_id).region
+        spec = Registry(session).spec(tenant_id)
+    region = spec.region
     cloudwatch = boto3.client("cloudwatch", region_name=region)
+    # Add-on services are asked only for tenants that have them (Connect is not everywhere).
+    connect = boto3.client("connect", region_name=region) if spec.addons.telephony else None
     resources = discover_resources(
         tenant_id,
         autoscaling=boto3.client("autoscaling", region_name=region),
         s3=boto3.client("s3", region_name=region),
         cloudwatch=cloudwatch,
+        elbv2=boto3.client("elbv2", region_name=region) if spec.addons.endpoint else None,
+        connect=connect,
+        ec2=boto3.client("ec2", region_name=region) if spec.addons.connectivity else None,
+        sesv2=boto3.client("sesv2", region_name=region) if spec.addons.mail else None,
     )
-    meter = UsageMeter(cloudwatch)
+    meter = UsageMeter(cloudwatch, connect)
 
     def usage(segment: LifecycleSegment) -> MeterReading:
         return meter.measure(resources, period.window(segment.start, segment.end))

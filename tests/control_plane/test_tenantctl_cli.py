@@ -205,3 +205,26 @@ def test_registering_a_stack_file_takes_the_spec_from_the_file(cli: Any, tmp_pat
     registered = as_json(cli("tenants", "create", "hooli", "--from-stack", "--json"))
     assert registered["tenant"]["cidr"] == "10.200.0.0/16"
     assert registered["request"]["message"].startswith("registered from")
+
+
+def test_add_ons_are_chosen_and_scaled_with_set(cli: Any, tmp_path: Path) -> None:
+    cli("tenants", "create", "ringo", "--plan", "pro", "--region", "eu-central-1")
+    cli(
+        "tenants", "update", "ringo",
+        "--set", 'addons.telephony={country: DE, forward_to: "+4930123456", voicemail: true}',
+        "--set", "addons.endpoint={}",
+    )  # fmt: skip
+    cli("tenants", "update", "ringo", "--set", "addons.telephony.lines=2")
+    stack_file = yaml.safe_load((tmp_path / "stacks" / "Pulumi.ringo.yaml").read_text())
+    addons = stack_file["config"]["tenants:spec"]["addons"]
+    assert addons["telephony"]["lines"] == 2 and addons["endpoint"] == {}
+    assert "ringo (job 3, attempt 1): succeeded" in cli("worker", "--drain").stdout
+    outputs = as_json(cli("tenants", "show", "ringo", "--json"))["tenant"]["outputs"]
+    assert len(outputs["phone_numbers"]) == 2
+    assert outputs["endpoint_url"] == "https://ringo.tenants-platform.net"
+
+    refused = cli("tenants", "update", "ringo", "--set", "addons.telephony.lines=11", code=1)
+    assert "addons.telephony.lines: 11 lines exceed plan 'pro' limit of 10" in refused.output
+    assert "Traceback" not in refused.output
+    kept = yaml.safe_load((tmp_path / "stacks" / "Pulumi.ringo.yaml").read_text())
+    assert kept["config"]["tenants:spec"]["addons"]["telephony"]["lines"] == 2
