@@ -50,6 +50,10 @@ class StackFileExistsError(FileExistsError):
     """A stack file exists for a tenant the registry does not know."""
 
 
+class StackFileMissingError(FileNotFoundError):
+    """A tenant is to be registered from a stack file that does not exist."""
+
+
 @dataclass(frozen=True)
 class Accepted:
     """What a request changed."""
@@ -242,6 +246,12 @@ class TenantService:
 
     def register_stack(self, tenant_id: str, *, actor: str) -> Accepted:
         """Register a tenant from its existing stack file (a GitOps-created stack)."""
+        path = self.stacks.path(tenant_id)
+        if not path.is_file():
+            raise StackFileMissingError(
+                f"no stack file for tenant {tenant_id!r} at {path}: write it first, or create "
+                "the tenant without --from-stack (--plan, --region, ...)"
+            )
         spec = self.stacks.read_spec(tenant_id)
         with self._use_case() as (registry, _files):
             tenant = registry.add_tenant(spec, state=TenantState.PENDING)
@@ -345,7 +355,12 @@ class TenantService:
             )
         with self._use_case() as (registry, _files):
             tenant = registry.tenant(tenant_id, for_update=True)
-            tenant.state = next_state(tenant_id, TenantState(tenant.state), Action.DEPROVISION)
+            tenant.state = next_state(
+                tenant_id,
+                TenantState(tenant.state),
+                Action.DEPROVISION,
+                suspended=registry.spec(tenant_id).suspended,
+            )
             kept = "data stores purged" if purge else "data stores retained"
             return self._queue(
                 registry,
@@ -366,7 +381,12 @@ class TenantService:
             raise ValueError(f"{kind.value} is not a direct stack operation; use one of {allowed}")
         with self._use_case() as (registry, _files):
             tenant = registry.tenant(tenant_id, for_update=True)
-            tenant.state = next_state(tenant_id, TenantState(tenant.state), actions[kind])
+            tenant.state = next_state(
+                tenant_id,
+                TenantState(tenant.state),
+                actions[kind],
+                suspended=registry.spec(tenant_id).suspended,
+            )
             return self._queue(
                 registry, tenant, kind, actor=actor, action=kind.value, message=f"{kind} queued"
             )
@@ -428,7 +448,9 @@ class TenantService:
         actor: str,
         reason: str,
     ) -> Accepted:
-        target = next_state(tenant.id, TenantState(tenant.state), Action.UPDATE)
+        target = next_state(
+            tenant.id, TenantState(tenant.state), Action.UPDATE, suspended=current.suspended
+        )
         if spec == current:
             return Accepted(
                 tenant_id=tenant.id,
@@ -463,8 +485,10 @@ class TenantService:
     ) -> Accepted:
         with self._use_case() as (registry, files):
             tenant = registry.tenant(tenant_id, for_update=True)
-            tenant.state = next_state(tenant_id, TenantState(tenant.state), action)
             current = registry.spec(tenant_id)
+            tenant.state = next_state(
+                tenant_id, TenantState(tenant.state), action, suspended=current.suspended
+            )
             spec = _validate({**current.model_dump(mode="json"), "suspended": suspended})
             registry.add_spec_version(tenant, spec, actor=actor, reason=reason)
             files.write(spec)

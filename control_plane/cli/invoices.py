@@ -14,7 +14,14 @@ from typing import Annotated
 
 import boto3
 import typer
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+)
 from rich.table import Table
 
 from control_plane.billing.invoice_book import (
@@ -24,7 +31,12 @@ from control_plane.billing.invoice_book import (
     UsageSource,
 )
 from control_plane.billing.invoicing import BillingPeriod, Invoice, LifecycleSegment
-from control_plane.billing.metering import MeterReading, UsageMeter, discover_resources
+from control_plane.billing.metering import (
+    MeterReading,
+    TenantResources,
+    UsageMeter,
+    discover_resources,
+)
 from control_plane.billing.render import invoice_html, invoice_table, money
 from control_plane.cli.context import JsonOption, fail, out, print_json, registry, user_errors
 from control_plane.registry.database import Database
@@ -43,18 +55,23 @@ def _period(text: str) -> BillingPeriod:
 
 
 def _metered(database: Database, tenant_id: str, period: BillingPeriod) -> UsageSource:
+    """Usage read from the tenant's AWS resources, found on the first segment rated (so a
+    month the tenant did not exist in is refused before AWS is asked anything)."""
     with database.transaction() as session:
         region = Registry(session).spec(tenant_id).region
-    cloudwatch = boto3.client("cloudwatch", region_name=region)
-    resources = discover_resources(
-        tenant_id,
-        autoscaling=boto3.client("autoscaling", region_name=region),
-        s3=boto3.client("s3", region_name=region),
-        cloudwatch=cloudwatch,
-    )
-    meter = UsageMeter(cloudwatch)
+    found: list[tuple[UsageMeter, TenantResources]] = []
 
     def usage(segment: LifecycleSegment) -> MeterReading:
+        if not found:
+            cloudwatch = boto3.client("cloudwatch", region_name=region)
+            resources = discover_resources(
+                tenant_id,
+                autoscaling=boto3.client("autoscaling", region_name=region),
+                s3=boto3.client("s3", region_name=region),
+                cloudwatch=cloudwatch,
+            )
+            found.append((UsageMeter(cloudwatch), resources))
+        meter, resources = found[0]
         return meter.measure(resources, period.window(segment.start, segment.end))
 
     return usage
@@ -112,6 +129,17 @@ def invoices(
                     chosen = book.preview(tenant, period, usage, today=today)
             except (NothingToBillError, PeriodNotOverError) as error:
                 raise fail(str(error)) from None
+            except (NoCredentialsError, PartialCredentialsError, NoRegionError) as error:
+                raise fail(
+                    f"--meter reads usage from AWS, but {error}: set AWS credentials "
+                    "(AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or run "
+                    "`tenantctl sandbox` and export the AWS_ENDPOINT_URL it prints"
+                ) from None
+            except EndpointConnectionError as error:
+                raise fail(
+                    f"--meter cannot reach AWS ({error}); is `tenantctl sandbox` running, or "
+                    "AWS_ENDPOINT_URL pointing at it? Leave out --meter for base prices only"
+                ) from None
             except (BotoCoreError, ClientError) as error:
                 raise fail(f"metering {tenant} failed: {error}") from None
         stored = book.invoices(tenant)
