@@ -154,7 +154,10 @@ def create(
         return
     _print_accepted(accepted)
     verb = "registered" if from_stack else "written"
-    out.print(f"network [bold]{view.cidr}[/], stack file {verb}: {escape(str(stack_file))}")
+    out.print(
+        f"network [bold]{view.cidr}[/], stack file {verb}: {escape(str(stack_file))}",
+        soft_wrap=True,  # a path broken over lines cannot be copied
+    )
 
 
 @tenants_app.command("list")
