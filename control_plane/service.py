@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import ipaddress
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,7 +28,7 @@ from control_plane.queue.jobs import JobKind, JobQueue, JobStatus
 from control_plane.registry import cidr
 from control_plane.registry.database import Database
 from control_plane.registry.lifecycle import Action, TenantState, next_state
-from control_plane.registry.models import Job, Operation, Tenant
+from control_plane.registry.models import Job, Operation, Tenant, utcnow
 from control_plane.registry.repository import FleetSummary, Registry
 from control_plane.settings import Settings
 from planner.stacks import StackFiles, UnknownTenantError
@@ -156,10 +156,17 @@ class TenantService:
     """Create, change, suspend, resume, retire and inspect tenants."""
 
     def __init__(
-        self, database: Database, settings: Settings, stacks: StackFiles | None = None
+        self,
+        database: Database,
+        settings: Settings,
+        stacks: StackFiles | None = None,
+        *,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.database = database
         self.settings = settings
+        # When requests happen: invoices are rated from the spec versions' times.
+        self.clock = clock
         self.stacks = stacks if stacks is not None else StackFiles(settings.stacks_dir)
         self.queue = JobQueue(database, settings)
 
@@ -218,7 +225,7 @@ class TenantService:
                 cidr.reserve(session, tenant_id, block, elsewhere)
             spec = _validate({**data, "network": {**network, "cidr": str(block)}})
             tenant.cidr = str(block)
-            registry.add_spec_version(tenant, spec, actor=actor, reason="create")
+            registry.add_spec_version(tenant, spec, actor=actor, reason="create", at=self.clock())
             files.write(spec)
             return self._queue(
                 registry,
@@ -257,7 +264,9 @@ class TenantService:
             tenant = registry.add_tenant(spec, state=TenantState.PENDING)
             elsewhere = self._stack_file_networks(registry, exclude=tenant_id)
             cidr.reserve(registry.session, tenant_id, spec.network.cidr, elsewhere)
-            registry.add_spec_version(tenant, spec, actor=actor, reason="register stack file")
+            registry.add_spec_version(
+                tenant, spec, actor=actor, reason="register stack file", at=self.clock()
+            )
             return self._queue(
                 registry,
                 tenant,
@@ -462,7 +471,7 @@ class TenantService:
                 message="no change: the desired spec is already this",
             )
         tenant.state = target
-        registry.add_spec_version(tenant, spec, actor=actor, reason=reason)
+        registry.add_spec_version(tenant, spec, actor=actor, reason=reason, at=self.clock())
         files.write(spec)
         return self._queue(
             registry,
@@ -490,7 +499,7 @@ class TenantService:
                 tenant_id, TenantState(tenant.state), action, suspended=current.suspended
             )
             spec = _validate({**current.model_dump(mode="json"), "suspended": suspended})
-            registry.add_spec_version(tenant, spec, actor=actor, reason=reason)
+            registry.add_spec_version(tenant, spec, actor=actor, reason=reason, at=self.clock())
             files.write(spec)
             low, desired, high = spec.effective_capacity
             capacity = (
@@ -536,6 +545,7 @@ class TenantService:
             spec_version=tenant.spec_version,
             message=message,
             job_id=job.id,
+            at=self.clock(),
         )
         return Accepted(
             tenant_id=tenant.id,
