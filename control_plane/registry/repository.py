@@ -77,7 +77,7 @@ class Registry:
         tenant = self.session.scalars(query).one_or_none()
         if tenant is None:
             known = self.session.scalars(select(Tenant.id).order_by(Tenant.id)).all()
-            listing = ", ".join(known) if known else "none yet"
+            listing = ", ".join(known) if known else "none"
             raise TenantNotFoundError(f"unknown tenant {tenant_id!r}; known tenants: {listing}")
         return tenant
 

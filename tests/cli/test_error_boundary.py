@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -132,6 +133,15 @@ def test_unwritable_output_paths_are_one_line(tenantctl: Invoke, tmp_path: Path)
         "error: cannot use /nonexistent/x.sarif: no such file or directory; check that the "
         "path (and its directory) exists and is writable, or choose another"
     ]
+    assert tenantctl("tenants", "create", "acme", "--from-stack").exit_code == 0
+    month = f"{datetime.now(UTC):%Y-%m}"
+    html = tenantctl("invoices", "acme", "--preview", month, "--html", "/nonexistent/x.html")
+    assert html.exit_code == 1
+    assert (
+        html.stderr.strip()
+        .splitlines()[-1]
+        .startswith("error: cannot use /nonexistent/x.html: no such file or directory")
+    )
 
 
 def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(tmp_path: Path) -> None:
