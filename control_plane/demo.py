@@ -51,7 +51,7 @@ from control_plane.registry.runs import RunMode
 from control_plane.runners.factory import make_runner
 from control_plane.runners.sandbox import Sandbox
 from control_plane.service import OperationView, TenantService
-from control_plane.settings import Settings
+from control_plane.settings import RunnerMode, Settings
 from planner.stacks import StackFiles
 from policies.pack import ALL_POLICIES
 
@@ -145,9 +145,13 @@ class Demo:
 
     @contextmanager
     def _services(self) -> Iterator[_Services]:
+        # Everything lives in the scratch directory, whatever TENANTS_* says.
         settings = Settings(
             data_dir=self.workdir,
             stacks_dir=self.workdir / "stacks",
+            database_url="",
+            backend_url="",
+            runner=RunnerMode.AUTO,
             retry_backoff_seconds=0.5,
             poll_interval_seconds=0.2,
         )
