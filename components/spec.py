@@ -17,7 +17,7 @@ import zoneinfo
 from collections.abc import Mapping
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, Self, get_args
 
 from pydantic import (
     AfterValidator,
@@ -1053,12 +1053,32 @@ def _mail_violations(spec: TenantSpec) -> list[InitErrorDetails]:
     return out
 
 
+def _pattern_meanings(*aliases: Any) -> dict[str, str]:
+    """pattern -> the description people read, for the constrained string types."""
+    meanings: dict[str, str] = {}
+    for alias in aliases:
+        metadata = get_args(alias)[1:]
+        patterns = [m.pattern for m in metadata if isinstance(m, StringConstraints)]
+        descriptions = [getattr(m, "description", None) for m in metadata]
+        described = [d for d in descriptions if d]
+        if patterns and described:
+            meanings[str(patterns[0])] = described[0].rstrip(".")
+    return meanings
+
+
+_PATTERN_MEANINGS = _pattern_meanings(Slug, TenantId, CronExpression)
+
+
 def format_validation_error(error: ValidationError) -> str:
-    """One line per offending field: `path: message (got value)`."""
+    """One line per offending field: `path: message (got value)`; a value that misses a
+    pattern gets what the field allows in words, never the regular expression."""
     lines = []
     for item in error.errors(include_url=False):
         path = ".".join(str(p) for p in item["loc"]) or "<spec>"
         message = item["msg"]
+        pattern = (item.get("ctx") or {}).get("pattern")
+        if item["type"] == "string_pattern_mismatch" and pattern in _PATTERN_MEANINGS:
+            message = f"allowed: {_PATTERN_MEANINGS[pattern]}"
         if item["type"] not in ("tenant_spec", "missing"):
             message = f"{message} (got {item['input']!r})"
         lines.append(f"  {path}: {message}")

@@ -28,7 +28,7 @@ from control_plane.queue.jobs import JobKind, JobQueue, JobStatus
 from control_plane.registry import cidr
 from control_plane.registry.database import Database
 from control_plane.registry.lifecycle import Action, TenantState, next_state
-from control_plane.registry.models import Job, Operation, Tenant
+from control_plane.registry.models import Job, Operation, Tenant, utcnow
 from control_plane.registry.repository import FleetSummary, Registry
 from control_plane.settings import Settings
 from planner.stacks import StackFiles, UnknownTenantError
@@ -48,6 +48,10 @@ class PurgeNotConfirmedError(ValueError):
 
 class StackFileExistsError(FileExistsError):
     """A stack file exists for a tenant the registry does not know."""
+
+
+class StackFileMissingError(FileNotFoundError):
+    """A tenant is to be registered from a stack file that does not exist."""
 
 
 @dataclass(frozen=True)
@@ -152,10 +156,17 @@ class TenantService:
     """Create, change, suspend, resume, retire and inspect tenants."""
 
     def __init__(
-        self, database: Database, settings: Settings, stacks: StackFiles | None = None
+        self,
+        database: Database,
+        settings: Settings,
+        stacks: StackFiles | None = None,
+        *,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.database = database
         self.settings = settings
+        # When requests happen: invoices are rated from the spec versions' times.
+        self.clock = clock
         self.stacks = stacks if stacks is not None else StackFiles(settings.stacks_dir)
         self.queue = JobQueue(database, settings)
 
@@ -222,7 +233,7 @@ class TenantService:
                 cidr.reserve(session, tenant_id, block, elsewhere)
             spec = _validate({**data, "network": {**network, "cidr": str(block)}})
             tenant.cidr = str(block)
-            registry.add_spec_version(tenant, spec, actor=actor, reason="create")
+            registry.add_spec_version(tenant, spec, actor=actor, reason="create", at=self.clock())
             if also is not None:
                 also(session)
             files.write(spec)
@@ -252,12 +263,20 @@ class TenantService:
 
     def register_stack(self, tenant_id: str, *, actor: str) -> Accepted:
         """Register a tenant from its existing stack file (a GitOps-created stack)."""
+        path = self.stacks.path(tenant_id)
+        if not path.is_file():
+            raise StackFileMissingError(
+                f"no stack file for tenant {tenant_id!r} at {path}: write it first, or create "
+                "the tenant without --from-stack (--plan, --region, ...)"
+            )
         spec = self.stacks.read_spec(tenant_id)
         with self._use_case() as (registry, _files):
             tenant = registry.add_tenant(spec, state=TenantState.PENDING)
             elsewhere = self._stack_file_networks(registry, exclude=tenant_id)
             cidr.reserve(registry.session, tenant_id, spec.network.cidr, elsewhere)
-            registry.add_spec_version(tenant, spec, actor=actor, reason="register stack file")
+            registry.add_spec_version(
+                tenant, spec, actor=actor, reason="register stack file", at=self.clock()
+            )
             return self._queue(
                 registry,
                 tenant,
@@ -391,7 +410,12 @@ class TenantService:
             )
         with self._use_case() as (registry, _files):
             tenant = registry.tenant(tenant_id, for_update=True)
-            tenant.state = next_state(tenant_id, TenantState(tenant.state), Action.DEPROVISION)
+            tenant.state = next_state(
+                tenant_id,
+                TenantState(tenant.state),
+                Action.DEPROVISION,
+                suspended=registry.spec(tenant_id).suspended,
+            )
             kept = "data stores purged" if purge else "data stores retained"
             return self._queue(
                 registry,
@@ -412,7 +436,12 @@ class TenantService:
             raise ValueError(f"{kind.value} is not a direct stack operation; use one of {allowed}")
         with self._use_case() as (registry, _files):
             tenant = registry.tenant(tenant_id, for_update=True)
-            tenant.state = next_state(tenant_id, TenantState(tenant.state), actions[kind])
+            tenant.state = next_state(
+                tenant_id,
+                TenantState(tenant.state),
+                actions[kind],
+                suspended=registry.spec(tenant_id).suspended,
+            )
             return self._queue(
                 registry, tenant, kind, actor=actor, action=kind.value, message=f"{kind} queued"
             )
@@ -474,7 +503,9 @@ class TenantService:
         actor: str,
         reason: str,
     ) -> Accepted:
-        target = next_state(tenant.id, TenantState(tenant.state), Action.UPDATE)
+        target = next_state(
+            tenant.id, TenantState(tenant.state), Action.UPDATE, suspended=current.suspended
+        )
         if spec == current:
             return Accepted(
                 tenant_id=tenant.id,
@@ -486,7 +517,7 @@ class TenantService:
                 message="no change: the desired spec is already this",
             )
         tenant.state = target
-        registry.add_spec_version(tenant, spec, actor=actor, reason=reason)
+        registry.add_spec_version(tenant, spec, actor=actor, reason=reason, at=self.clock())
         files.write(spec)
         return self._queue(
             registry,
@@ -509,10 +540,12 @@ class TenantService:
     ) -> Accepted:
         with self._use_case() as (registry, files):
             tenant = registry.tenant(tenant_id, for_update=True)
-            tenant.state = next_state(tenant_id, TenantState(tenant.state), action)
             current = registry.spec(tenant_id)
+            tenant.state = next_state(
+                tenant_id, TenantState(tenant.state), action, suspended=current.suspended
+            )
             spec = _validate({**current.model_dump(mode="json"), "suspended": suspended})
-            registry.add_spec_version(tenant, spec, actor=actor, reason=reason)
+            registry.add_spec_version(tenant, spec, actor=actor, reason=reason, at=self.clock())
             files.write(spec)
             low, desired, high = spec.effective_capacity
             capacity = (
@@ -558,6 +591,7 @@ class TenantService:
             spec_version=tenant.spec_version,
             message=message,
             job_id=job.id,
+            at=self.clock(),
         )
         return Accepted(
             tenant_id=tenant.id,

@@ -86,10 +86,16 @@ class InvoiceBook:
         session: Session, tenant_id: str, period: BillingPeriod
     ) -> list[LifecycleSegment]:
         Registry(session).tenant(tenant_id)
-        segments = segments_in_period(load_history(session, tenant_id), period)
+        history = load_history(session, tenant_id)
+        segments = segments_in_period(history, period)
         if not segments:
+            lived = f"registered on {history.changes[0].at:%Y-%m-%d}" if history.changes else ""
+            if lived and history.retired_at is not None:
+                lived += f", retired on {history.retired_at:%Y-%m-%d}"
             raise NothingToBillError(
-                f"tenant {tenant_id!r} did not exist between {period.start} and {period.end}"
+                f"tenant {tenant_id!r} did not exist in {period.label}"
+                + (f" ({lived})" if lived else "")
+                + ": nothing to bill for that month"
             )
         return segments
 

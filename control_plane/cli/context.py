@@ -11,13 +11,13 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
-from pydantic_settings import BaseSettings
+from pydantic_settings import BaseSettings, SettingsError
 from rich.console import Console
 from rich.markup import escape
 
 from components.stack_config import InvalidStackError
 from control_plane.registry.cidr import NetworkPoolError
-from control_plane.registry.database import Database, open_database
+from control_plane.registry.database import Database, RegistryUnavailableError, open_database
 from control_plane.registry.lifecycle import TransitionError
 from control_plane.registry.repository import TenantExistsError, TenantNotFoundError
 from control_plane.runners.base import RunnerError
@@ -26,21 +26,23 @@ from control_plane.service import (
     PurgeNotConfirmedError,
     SpecChangeError,
     StackFileExistsError,
+    StackFileMissingError,
     TenantService,
 )
 from control_plane.settings import Settings
 from planner.stacks import UnknownTenantError
 
+UNKNOWN_TENANT_ERRORS = (TenantNotFoundError, UnknownTenantError)
+"""`unknown tenant 'x'; known tenants: ...`: exit code 2 from every command."""
 USER_ERRORS = (
-    TenantNotFoundError,
     TenantExistsError,
     TransitionError,
     InvalidSpecError,
     SpecChangeError,
     PurgeNotConfirmedError,
     StackFileExistsError,
+    StackFileMissingError,
     NetworkPoolError,
-    UnknownTenantError,
     InvalidStackError,
     RunnerError,
 )
@@ -75,13 +77,19 @@ def load_settings(kind: type[SettingsT]) -> SettingsT:
             for e in error.errors(include_url=False)
         )
         raise fail(f"invalid configuration: {problems}") from None
+    except SettingsError as error:
+        raise fail(f"invalid configuration: {error}") from None
 
 
 @contextmanager
 def registry() -> Iterator[tuple[Settings, Database]]:
     """The settings and the migrated registry, closed afterwards."""
     settings = load_settings(Settings)
-    database = open_database(settings.registry_url)
+    try:
+        database = open_database(settings.registry_url)
+    except RegistryUnavailableError as error:
+        where = "TENANTS_DATABASE_URL" if settings.database_url else "TENANTS_DATA_DIR"
+        raise fail(f"registry database unavailable: {error}; check {where}") from None
     try:
         yield settings, database
     finally:
@@ -99,6 +107,8 @@ def service() -> Iterator[TenantService]:
 def user_errors() -> Iterator[None]:
     try:
         yield
+    except UNKNOWN_TENANT_ERRORS as error:
+        raise fail(str(error), code=2) from None
     except USER_ERRORS as error:
         raise fail(str(error)) from None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -9,7 +10,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from control_plane.demo import Demo
+from control_plane.demo import TENANT, Demo
+
+WIDTH = 100
+"""The demo's tables and rules are laid out for this many columns at most."""
 
 
 def register(app: typer.Typer) -> None:
@@ -19,11 +23,30 @@ def register(app: typer.Typer) -> None:
 def demo(
     workdir: Annotated[
         Path | None,
-        typer.Option(help="Scratch directory for registry and state (default: a new temp dir)."),
+        typer.Option(help="Directory for registry and state (default: a new scratch dir)."),
     ] = None,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Keep the scratch directory to look around after.")
+    ] = False,
 ) -> None:
-    """Billing events drive one tenant through provision, upgrade, suspension, resume,
-    invoice and retirement: webhook, reconciler, queue, worker, runner and policy pack."""
+    """Billing events drive one tenant through a month: provision, upgrade, suspension,
+    resume, invoice and retirement, through webhook, reconciler, queue, worker, runner and
+    policy pack."""
+    scratch = workdir is None
     directory = workdir or Path(tempfile.mkdtemp(prefix="tenants-demo-"))
     directory.mkdir(parents=True, exist_ok=True)
-    Demo(directory, Console(emoji=False)).run()
+    console = Console(emoji=False)
+    console.width = min(console.width, WIDTH)
+    try:
+        Demo(directory, console).run()
+    finally:
+        if scratch and not keep:
+            shutil.rmtree(directory, ignore_errors=True)
+    if scratch and not keep:
+        console.print(f"scratch directory {directory} removed (`--keep` keeps it)", soft_wrap=True)
+    else:
+        console.print(
+            f"kept {directory}; the resource tree: "
+            f"`tenantctl plan {TENANT} --stacks-dir {directory}/stacks`",
+            soft_wrap=True,
+        )

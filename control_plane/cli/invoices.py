@@ -13,7 +13,14 @@ from typing import Annotated
 
 import boto3
 import typer
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+)
 from rich.table import Table
 
 from control_plane.billing.invoice_book import (
@@ -23,7 +30,12 @@ from control_plane.billing.invoice_book import (
     UsageSource,
 )
 from control_plane.billing.invoicing import BillingPeriod, Invoice, LifecycleSegment
-from control_plane.billing.metering import MeterReading, UsageMeter, discover_resources
+from control_plane.billing.metering import (
+    MeterReading,
+    TenantResources,
+    UsageMeter,
+    discover_resources,
+)
 from control_plane.billing.render import invoice_html, invoice_table, money
 from control_plane.cli.context import JsonOption, fail, out, print_json, registry, user_errors
 from control_plane.registry.database import Database
@@ -42,25 +54,32 @@ def _period(text: str) -> BillingPeriod:
 
 
 def _metered(database: Database, tenant_id: str, period: BillingPeriod) -> UsageSource:
+    """Usage read from the tenant's AWS resources, found on the first segment rated (so a
+    month the tenant did not exist in is refused before AWS is asked anything)."""
     with database.transaction() as session:
         spec = Registry(session).spec(tenant_id)
     region = spec.region
-    cloudwatch = boto3.client("cloudwatch", region_name=region)
-    # Add-on services are asked only for tenants that have them (Connect is not everywhere).
-    connect = boto3.client("connect", region_name=region) if spec.addons.telephony else None
-    resources = discover_resources(
-        tenant_id,
-        autoscaling=boto3.client("autoscaling", region_name=region),
-        s3=boto3.client("s3", region_name=region),
-        cloudwatch=cloudwatch,
-        elbv2=boto3.client("elbv2", region_name=region) if spec.addons.endpoint else None,
-        connect=connect,
-        ec2=boto3.client("ec2", region_name=region) if spec.addons.connectivity else None,
-        sesv2=boto3.client("sesv2", region_name=region) if spec.addons.mail else None,
-    )
-    meter = UsageMeter(cloudwatch, connect)
+    found: list[tuple[UsageMeter, TenantResources]] = []
 
     def usage(segment: LifecycleSegment) -> MeterReading:
+        if not found:
+            cloudwatch = boto3.client("cloudwatch", region_name=region)
+            # Add-on services are asked only for tenants that have them (Connect is not
+            # everywhere).
+            addons = spec.addons
+            connect = boto3.client("connect", region_name=region) if addons.telephony else None
+            resources = discover_resources(
+                tenant_id,
+                autoscaling=boto3.client("autoscaling", region_name=region),
+                s3=boto3.client("s3", region_name=region),
+                cloudwatch=cloudwatch,
+                elbv2=boto3.client("elbv2", region_name=region) if addons.endpoint else None,
+                connect=connect,
+                ec2=boto3.client("ec2", region_name=region) if addons.connectivity else None,
+                sesv2=boto3.client("sesv2", region_name=region) if addons.mail else None,
+            )
+            found.append((UsageMeter(cloudwatch, connect), resources))
+        meter, resources = found[0]
         return meter.measure(resources, period.window(segment.start, segment.end))
 
     return usage
@@ -118,6 +137,17 @@ def invoices(
                     chosen = book.preview(tenant, period, usage, today=today)
             except (NothingToBillError, PeriodNotOverError) as error:
                 raise fail(str(error)) from None
+            except (NoCredentialsError, PartialCredentialsError, NoRegionError) as error:
+                raise fail(
+                    f"--meter reads usage from AWS, but {error}: set AWS credentials "
+                    "(AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or run "
+                    "`tenantctl sandbox` and export the AWS_ENDPOINT_URL it prints"
+                ) from None
+            except EndpointConnectionError as error:
+                raise fail(
+                    f"--meter cannot reach AWS ({error}); is `tenantctl sandbox` running, or "
+                    "AWS_ENDPOINT_URL pointing at it? Leave out --meter for base prices only"
+                ) from None
             except (BotoCoreError, ClientError) as error:
                 raise fail(f"metering {tenant} failed: {error}") from None
         stored = book.invoices(tenant)

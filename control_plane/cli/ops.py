@@ -124,20 +124,15 @@ def _stack_operation(
 def _follow(tenants: TenantService, job_id: int, timeout: float, *, quiet: bool) -> JobView:
     """Poll the job (and the one that superseded it) until it has finished."""
     deadline = time.monotonic() + timeout
+    # The spinner is gone before anything is reported: an error never shares its line.
     with out.status("queued", spinner="dots") as spinner:
         while True:
             job = tenants.job(job_id)
             if job.status == JobStatus.SUPERSEDED.value and job.superseded_by is not None:
                 job_id = job.superseded_by
                 continue
-            if job.status in FINISHED:
-                return job
-            if time.monotonic() > deadline:
-                raise fail(
-                    f"job {job.id} is still {job.status} after {timeout:.0f}s; is a worker "
-                    f"running? (`tenantctl worker`); follow it with `tenantctl history "
-                    f"{job.tenant_id}`"
-                )
+            if job.status in FINISHED or time.monotonic() > deadline:
+                break
             if not quiet:
                 waiting = "waiting for a worker" if job.status == "queued" else "running"
                 spinner.update(
@@ -145,6 +140,12 @@ def _follow(tenants: TenantService, job_id: int, timeout: float, *, quiet: bool)
                     f"attempt {max(job.attempts, 1)}/{job.max_attempts}"
                 )
             time.sleep(0.2)
+    if job.status not in FINISHED:
+        raise fail(
+            f"job {job.id} is still {job.status} after {timeout:.0f}s; is a worker running? "
+            f"(`tenantctl worker`); follow it with `tenantctl history {job.tenant_id}`"
+        )
+    return job
 
 
 def _print_run(run: OperationView) -> None:

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from control_plane.cli.context import load_settings
 from control_plane.runners.sandbox import (
     DEFAULT_PORT,
     Sandbox,
@@ -39,7 +40,7 @@ def sandbox(
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     try:
-        run_sandbox(data_dir or Settings().data_dir, port, console, stop)
+        run_sandbox(data_dir or load_settings(Settings).data_dir, port, console, stop)
     except SandboxError as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from exc

@@ -148,11 +148,16 @@ def create(
             data = _merge(data, parse_assignments(assignments or []))
             accepted = tenants.create(data, actor=actor_name(actor))
         view = tenants.show(tenant)
+        stack_file = tenants.stacks.path(tenant)
     if as_json:
-        print_json({"request": accepted, "tenant": view})
+        print_json({"request": accepted, "tenant": view, "stack_file": str(stack_file)})
         return
     _print_accepted(accepted)
-    out.print(f"network [bold]{view.cidr}[/], stack file written: stacks/Pulumi.{tenant}.yaml")
+    verb = "registered" if from_stack else "written"
+    out.print(
+        f"network [bold]{view.cidr}[/], stack file {verb}: {escape(str(stack_file))}",
+        soft_wrap=True,  # a path broken over lines cannot be copied
+    )
 
 
 @tenants_app.command("list")

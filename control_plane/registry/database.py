@@ -17,6 +17,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -25,6 +26,11 @@ from control_plane.registry.lifecycle_events import record_lifecycle_events
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_SECONDS = 60.0
 """How long a SQLite writer waits for the lock before failing (many workers share a file)."""
+
+
+class RegistryUnavailableError(RuntimeError):
+    """The registry database cannot be opened: a malformed URL, a missing driver, a server
+    that does not answer or a directory that cannot be created (the message says which)."""
 
 
 def make_engine(url: str) -> Engine:
@@ -93,7 +99,33 @@ class Database:
 
 
 def open_database(url: str) -> Database:
-    """The migrated registry at `url`."""
-    database = Database(url)
-    database.migrate()
+    """The migrated registry at `url`; `RegistryUnavailableError` when it cannot be opened."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise RegistryUnavailableError(
+            f"{url!r} is not a database URL (e.g. sqlite:///path/tenants.db or "
+            "postgresql+psycopg://user@host/db)"
+        ) from None
+    shown = parsed.render_as_string(hide_password=True)
+    try:
+        database = Database(url)
+    except OSError as error:
+        raise RegistryUnavailableError(
+            f"cannot create the directory of {shown}: {(error.strerror or str(error)).lower()}"
+        ) from error
+    except (SQLAlchemyError, ImportError) as error:
+        raise RegistryUnavailableError(f"cannot use {shown}: {_reason(error)}") from error
+    try:
+        database.migrate()
+    except (SQLAlchemyError, OSError) as error:
+        database.dispose()
+        raise RegistryUnavailableError(f"cannot open {shown}: {_reason(error)}") from error
     return database
+
+
+def _reason(error: BaseException) -> str:
+    """The driver's own first line, without SQLAlchemy's wrapping and links."""
+    cause = getattr(error, "orig", None) or error
+    lines = str(cause).strip().splitlines()
+    return lines[0] if lines else type(cause).__name__

@@ -96,14 +96,32 @@ TRANSITIONS: dict[tuple[TenantState, Action], TenantState] = {
 }
 
 
-class TransitionError(Exception):
-    """An action the tenant's current state does not allow."""
+REQUESTS = (A.UPDATE, A.SUSPEND, A.RESUME, A.UP, A.DEPROVISION, A.PREVIEW, A.REFRESH)
+"""The actions people ask for; the others are the worker's events."""
 
-    def __init__(self, tenant_id: str, state: TenantState, action: Action) -> None:
-        allowed = allowed_actions(state)
+
+class TransitionError(Exception):
+    """An action the tenant's current state (or its desired suspension) does not allow."""
+
+    def __init__(
+        self,
+        tenant_id: str,
+        state: TenantState,
+        action: Action,
+        *,
+        suspended: bool | None = None,
+    ) -> None:
+        allowed = allowed_actions(state, suspended=suspended)
         hint = ", ".join(a.value for a in allowed) if allowed else "none"
+        why = ""
+        if _contradicts(action, suspended) and (state, action) in TRANSITIONS:
+            why = (
+                " (it is already suspended or being suspended)"
+                if suspended
+                else " (it is not suspended)"
+            )
         super().__init__(
-            f"cannot {action.value} tenant {tenant_id!r} in state {state.value!r}; "
+            f"cannot {action.value} tenant {tenant_id!r} in state {state.value!r}{why}; "
             f"allowed in {state.value!r}: {hint}"
         )
         self.tenant_id = tenant_id
@@ -111,14 +129,27 @@ class TransitionError(Exception):
         self.action = action
 
 
-def next_state(tenant_id: str, state: TenantState, action: Action) -> TenantState:
-    """The state `action` leads to from `state`, or a `TransitionError` naming both."""
-    try:
-        return TRANSITIONS[(state, action)]
-    except KeyError:
-        raise TransitionError(tenant_id, state, action) from None
+def next_state(
+    tenant_id: str, state: TenantState, action: Action, *, suspended: bool | None = None
+) -> TenantState:
+    """The state `action` leads to from `state`, or a `TransitionError` naming both.
+
+    `suspended` is the desired spec's: with it, suspending a tenant that is suspended or
+    being suspended, or resuming one that is not, is refused whatever is queued (the state
+    `updating` alone cannot tell a suspension from a resumption).
+    """
+    target = TRANSITIONS.get((state, action))
+    if target is None or _contradicts(action, suspended):
+        raise TransitionError(tenant_id, state, action, suspended=suspended)
+    return target
 
 
-def allowed_actions(state: TenantState) -> list[Action]:
-    """The actions `state` allows, in declaration order."""
-    return [a for a in Action if (state, a) in TRANSITIONS]
+def allowed_actions(state: TenantState, *, suspended: bool | None = None) -> list[Action]:
+    """The requests `state` allows (and the desired suspension, when given), in order."""
+    return [a for a in REQUESTS if (state, a) in TRANSITIONS and not _contradicts(a, suspended)]
+
+
+def _contradicts(action: Action, suspended: bool | None) -> bool:
+    if suspended is None:
+        return False
+    return (action is A.SUSPEND and suspended) or (action is A.RESUME and not suspended)

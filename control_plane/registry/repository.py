@@ -77,7 +77,7 @@ class Registry:
         tenant = self.session.scalars(query).one_or_none()
         if tenant is None:
             known = self.session.scalars(select(Tenant.id).order_by(Tenant.id)).all()
-            listing = ", ".join(known) if known else "none yet"
+            listing = ", ".join(known) if known else "none"
             raise TenantNotFoundError(f"unknown tenant {tenant_id!r}; known tenants: {listing}")
         return tenant
 
@@ -108,9 +108,15 @@ class Registry:
         return tenant
 
     def add_spec_version(
-        self, tenant: Tenant, spec: TenantSpec, *, actor: str, reason: str
+        self,
+        tenant: Tenant,
+        spec: TenantSpec,
+        *,
+        actor: str,
+        reason: str,
+        at: datetime | None = None,
     ) -> TenantSpecVersion:
-        """Record `spec` as the tenant's next desired version."""
+        """Record `spec` as the tenant's next desired version (as of `at`, default now)."""
         tenant.spec_version += 1
         tenant.plan = spec.plan.value
         tenant.display_name = spec.display_name
@@ -120,6 +126,7 @@ class Registry:
             spec=spec.model_dump(mode="json", exclude_defaults=True),
             actor=actor,
             reason=reason,
+            created_at=at or utcnow(),
         )
         self.session.add(version)
         self.session.flush()
@@ -148,9 +155,10 @@ class Registry:
         spec_version: int | None,
         message: str,
         job_id: int | None = None,
+        at: datetime | None = None,
     ) -> Operation:
-        """Log an accepted request (who asked for what)."""
-        now = utcnow()
+        """Log an accepted request (who asked for what; when: `at`, default now)."""
+        now = at or utcnow()
         operation = Operation(
             tenant_id=tenant_id,
             job_id=job_id,

@@ -316,4 +316,4 @@ def test_settings_read_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = BillingSettings()
     assert settings.webhook_secrets == ("whsec_new", "whsec_old")
     assert settings.suspension_grace == timedelta(days=7)
-    assert settings.price_plans == {"price_1Gold": PlanName.ENTERPRISE}
+    assert settings.price_plans["price_1Gold"] is PlanName.ENTERPRISE

@@ -158,8 +158,8 @@ def test_bad_requests_are_clear_errors(cli: Any) -> None:
         in cli("tenants", "create", "acme", "--plan", "free", "--region", "mars-1", code=1).stderr
     )
     assert (
-        "unknown tenant 'ghost'; known tenants: none yet"
-        in cli("tenants", "suspend", "ghost", code=1).stderr
+        "unknown tenant 'ghost'; known tenants: none"
+        in cli("tenants", "suspend", "ghost", code=2).stderr
     )
     cli("tenants", "create", "acme", "--plan", "free", "--region", "us-east-1")
     assert (
