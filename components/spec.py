@@ -97,7 +97,7 @@ RESERVED_TENANT_IDS = frozenset(
         "admin", "administrator", "amazon", "amazonaws", "api", "app", "assets", "auth",
         "aws", "billing", "cdn", "console", "dashboard", "default", "dns", "docs", "ftp",
         "healthz", "help", "hooks", "internal", "localhost", "login", "mail", "metrics",
-        "none", "null", "operator", "placeholder", "platform", "portal", "readyz", "root",
+        "none", "null", "operator", "platform", "portal", "readyz", "root",
         "security", "smtp", "static", "status", "support", "system", "tenants",
         "undefined", "www",
     }

@@ -122,3 +122,16 @@ def test_the_cli_refuses_such_an_id_and_writes_nothing(tmp_path: Path, tenant_id
     assert f"tenant id {tenant_id!r}" in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "stacks").exists() or not list((tmp_path / "stacks").iterdir())
+
+
+def test_a_refused_id_is_reported_with_every_other_error() -> None:
+    data = {**_spec("admin"), "plan": "free", "region": "us-east-1", "compute": {"max_size": 4}}
+
+    with pytest.raises(ValidationError) as refused:
+        TenantSpec.model_validate(data)
+
+    message = format_validation_error(refused.value)
+    assert message.startswith("invalid tenant spec, 3 errors:")
+    assert "tenant_id: tenant id 'admin' is a reserved word" in message
+    assert "region: region 'us-east-1' is outside residency 'eu'" in message
+    assert "compute.max_size: max_size 4 exceeds plan 'free' limit of 1" in message
