@@ -171,7 +171,9 @@ class JobQueue:
             job.status = JobStatus.RUNNING.value
             job.attempts += 1
             job.lease_owner = owner
-            job.lease_expires_at = now + self.lease
+            # From now, not from before the wait for the database's lock: the worker gets
+            # the whole lease.
+            job.lease_expires_at = utcnow() + self.lease
             job.started_at = job.started_at or now
             return ClaimedJob(
                 id=job.id,

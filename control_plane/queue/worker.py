@@ -263,35 +263,24 @@ class Worker:
         return job
 
     def _process(self, job: ClaimedJob) -> JobOutcome:
-        try:
-            spec, operation_id = self._start(job)
-        except LeaseLostError as lost:
-            logger.warning("%s", lost)
-            return JobOutcome(job, OperationStatus.INTERRUPTED, None, error=str(lost))
-        if job.attempt > job.max_attempts:
-            lost_runs = (
-                f"gave up after {job.max_attempts} attempts: the workers running it stopped "
-                f"before finishing (lease expired)"
-            )
-            return self._settle_failure(job, spec, operation_id, lost_runs, None, retryable=False)
-
-        self._current = (job, operation_id)
-        events = EventLog(self.database, operation_id)
         result: RunResult | None = None
         error: str | None = None
         retryable = False
-        try:
-            with JobLease(self.queue, job) as lease:
-                result = self._run(job, spec, events, lease)
-        except RunnerError as failure:
-            error, retryable = str(failure), failure.retryable
-        except Exception as failure:
-            # An unexpected runner fault must not kill the worker: record it and retry.
-            logger.exception("job %s (%s %s) crashed", job.id, job.kind, job.tenant_id)
-            error, retryable = f"{type(failure).__name__}: {failure}", True
-        finally:
-            events.flush()
-            self._current = None
+        # The lease is renewed from the claim on: waiting for the registry to record the
+        # start must not let it expire under a busy database.
+        with JobLease(self.queue, job) as lease:
+            try:
+                spec, operation_id = self._start(job)
+            except LeaseLostError as lost:
+                logger.warning("%s", lost)
+                return JobOutcome(job, OperationStatus.INTERRUPTED, None, error=str(lost))
+            if job.attempt > job.max_attempts:
+                error = (
+                    f"gave up after {job.max_attempts} attempts: the workers running it "
+                    f"stopped before finishing (lease expired)"
+                )
+            else:
+                result, error, retryable = self._attempt(job, spec, operation_id, lease)
 
         if result is not None and result.policy_violations:
             error = "refused by policy: " + "; ".join(result.policy_violations)
@@ -299,6 +288,24 @@ class Worker:
             return self._settle_failure(job, spec, operation_id, error, result, retryable=retryable)
         assert result is not None  # no error means the runner returned
         return self._settle_success(job, spec, operation_id, result)
+
+    def _attempt(
+        self, job: ClaimedJob, spec: TenantSpec, operation_id: int, lease: JobLease
+    ) -> tuple[RunResult | None, str | None, bool]:
+        """Run the job: its result, or the error and whether a retry may help."""
+        self._current = (job, operation_id)
+        events = EventLog(self.database, operation_id)
+        try:
+            return self._run(job, spec, events, lease), None, False
+        except RunnerError as failure:
+            return None, str(failure), failure.retryable
+        except Exception as failure:
+            # An unexpected runner fault must not kill the worker: record it and retry.
+            logger.exception("job %s (%s %s) crashed", job.id, job.kind, job.tenant_id)
+            return None, f"{type(failure).__name__}: {failure}", True
+        finally:
+            events.flush()
+            self._current = None
 
     def _start(self, job: ClaimedJob) -> tuple[TenantSpec, int]:
         """Record the operation's start, if the claim still holds (a worker paused between

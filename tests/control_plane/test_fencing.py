@@ -11,18 +11,21 @@ import functools
 import multiprocessing
 import os
 import signal
+import sqlite3
 import time
 from collections.abc import Iterator
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from components.spec import TenantSpec
 from control_plane.queue.jobs import JobQueue
 from control_plane.queue.worker import Worker, _process_main
 from control_plane.registry.database import Database, open_database
-from control_plane.registry.models import Operation
+from control_plane.registry.models import Job, Operation, Tenant
 from control_plane.registry.repository import OperationStatus
 from control_plane.runners.base import LeaseLost, Unfenced
 from control_plane.runners.offline import OfflineRunner, PlanRecord, PlanStore
@@ -62,6 +65,39 @@ def registry(fenced_settings: Settings) -> Iterator[Database]:
     database.dispose()
 
 
+def locks_free(database: Database) -> bool:
+    """Whether every job and tenant row (the whole file, on SQLite) can be locked now."""
+    if database.dialect == "sqlite":
+        connection = sqlite3.connect(database.engine.url.database or "", timeout=0.2)
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            connection.rollback()
+        except sqlite3.OperationalError:
+            return False
+        finally:
+            connection.close()
+        return True
+    try:
+        with database.engine.begin() as session:
+            session.exec_driver_sql("SET LOCAL lock_timeout = '200ms'")
+            session.execute(select(Job.id, Tenant.id).with_for_update())
+    except OperationalError:
+        return False
+    return True
+
+
+def pause(process: BaseProcess, database: Database) -> None:
+    """SIGSTOP the worker between two of its transactions: a process stopped while it holds
+    a lock (its heartbeat renewing, say) would block everyone, paused or not."""
+    for _ in range(100):
+        os.kill(process.pid or 0, signal.SIGSTOP)
+        if locks_free(database):
+            return
+        os.kill(process.pid or 0, signal.SIGCONT)
+        time.sleep(0.05)
+    raise AssertionError("the worker never paused outside a transaction")
+
+
 def operations(database: Database, job_id: int) -> list[Operation]:
     with database.transaction() as session:
         return list(
@@ -87,7 +123,7 @@ def test_a_paused_worker_commits_nothing_and_never_overwrites_a_newer_plan(
     stale.start()
     try:
         wait_for(record / "planned.log", "the first worker to plan")
-        os.kill(stale.pid or 0, signal.SIGSTOP)
+        pause(stale, registry)
         time.sleep(fenced_settings.lease_seconds * 1.5)
 
         # Another worker takes the job over, then runs a newer spec of the same tenant.
