@@ -24,7 +24,7 @@ from control_plane.queue.jobs import JobKind, JobQueue
 from control_plane.queue.worker import run_processes, run_threads
 from control_plane.registry.database import Database, open_database
 from control_plane.registry.runs import RunMode, RunResult, StackOperation
-from control_plane.runners.base import EventSink
+from control_plane.runners.base import UNFENCED, EventSink, Fence
 from control_plane.service import TenantService
 from control_plane.settings import Settings
 
@@ -40,16 +40,18 @@ class NoopRunner:
         on_event(f"plan: {operation.value} (no-op)")
         return RunResult(operation=operation, mode=self.mode)
 
-    def up(self, spec: TenantSpec, on_event: EventSink) -> RunResult:
+    def up(self, spec: TenantSpec, on_event: EventSink, fence: Fence = UNFENCED) -> RunResult:
         return self._done(StackOperation.UP, on_event)
 
-    def preview(self, spec: TenantSpec, on_event: EventSink) -> RunResult:
+    def preview(self, spec: TenantSpec, on_event: EventSink, fence: Fence = UNFENCED) -> RunResult:
         return self._done(StackOperation.PREVIEW, on_event)
 
-    def refresh(self, spec: TenantSpec, on_event: EventSink) -> RunResult:
+    def refresh(self, spec: TenantSpec, on_event: EventSink, fence: Fence = UNFENCED) -> RunResult:
         return self._done(StackOperation.REFRESH, on_event)
 
-    def destroy(self, spec: TenantSpec, on_event: EventSink, *, purge: bool) -> RunResult:
+    def destroy(
+        self, spec: TenantSpec, on_event: EventSink, *, purge: bool, fence: Fence = UNFENCED
+    ) -> RunResult:
         return self._done(StackOperation.DESTROY, on_event)
 
     def outputs(self, tenant_id: str) -> dict[str, Any]:

@@ -91,12 +91,85 @@ Slug = Annotated[
     StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,14}[a-z0-9]$"),
     Field(description="Lower-case letters, digits and hyphens, 2-16 characters."),
 ]
+TENANT_ID_RULE = (
+    "a tenant id is 3 to 20 lower-case letters, digits and hyphens, starts with a letter "
+    "and ends with a letter or digit"
+)
+RESERVED_TENANT_PREFIXES: dict[str, str] = {
+    "xn--": "S3 and DNS reserve it for internationalised (punycode) names",
+    "sthree-": "S3 reserves it for its own bucket names (e.g. sthree-configurator)",
+    "amzn-s3-demo-": "S3 reserves it for its documentation examples",
+}
+"""Prefixes a tenant id may not start with: it begins every bucket name of the tenant."""
+RESERVED_TENANT_SUFFIXES: dict[str, str] = {
+    "-s3alias": "S3 reserves it for access point aliases",
+    "--ol-s3": "S3 reserves it for Object Lambda access point aliases",
+    "--x-s3": "S3 reserves it for directory buckets",
+    "--table-s3": "S3 reserves it for table buckets",
+}
+"""Suffixes a tenant id may not end with (S3's reserved bucket-name suffixes)."""
+RESERVED_TENANT_IDS = frozenset(
+    {
+        "admin", "administrator", "amazon", "amazonaws", "api", "app", "assets", "auth",
+        "aws", "billing", "cdn", "console", "dashboard", "default", "dns", "docs", "ftp",
+        "healthz", "help", "hooks", "internal", "localhost", "login", "mail", "metrics",
+        "none", "null", "operator", "platform", "portal", "readyz", "root",
+        "security", "smtp", "static", "status", "support", "system", "tenants",
+        "undefined", "www",
+    }
+)  # fmt: skip
+"""Ids that would read as the platform, AWS or a well-known service in URLs, DNS names,
+bucket names and logs (the portal, API and hooks live beside tenant names)."""
+
+
+def tenant_id_problem(tenant_id: str) -> str | None:
+    """Why `tenant_id` cannot name a tenant, or None when it can."""
+    shown = tenant_id if len(tenant_id) <= 40 else tenant_id[:37] + "..."
+    valid_slug = (
+        3 <= len(tenant_id) <= 20
+        and all(c in "abcdefghijklmnopqrstuvwxyz0123456789-" for c in tenant_id)
+        and tenant_id[0].isalpha()
+        and tenant_id[-1] != "-"
+    )
+    if not valid_slug:
+        return f"tenant id {shown!r} is not valid: {TENANT_ID_RULE}"
+    for prefix, why in RESERVED_TENANT_PREFIXES.items():
+        if tenant_id.startswith(prefix):
+            return (
+                f"tenant id {shown!r} starts with {prefix!r}: {why}, and the tenant id "
+                f"begins every bucket name of the tenant; {TENANT_ID_RULE}, without the "
+                f"reserved prefixes {', '.join(RESERVED_TENANT_PREFIXES)}"
+            )
+    for suffix, why in RESERVED_TENANT_SUFFIXES.items():
+        if tenant_id.endswith(suffix):
+            return (
+                f"tenant id {shown!r} ends with {suffix!r}: {why}; {TENANT_ID_RULE}, "
+                f"without the reserved suffixes {', '.join(RESERVED_TENANT_SUFFIXES)}"
+            )
+    if tenant_id in RESERVED_TENANT_IDS:
+        return (
+            f"tenant id {shown!r} is a reserved word: it would read as the platform, AWS or "
+            f"a well-known service in URLs, DNS and bucket names (reserved words include "
+            f"admin, api, aws, default, null, root and www); {TENANT_ID_RULE}, and is not a "
+            f"reserved word"
+        )
+    return None
+
+
+def _check_tenant_id(tenant_id: str) -> str:
+    problem = tenant_id_problem(tenant_id)
+    if problem is not None:
+        raise PydanticCustomError("tenant_id", "{message}", {"message": problem})
+    return tenant_id
+
+
 TenantId = Annotated[
     str,
-    StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,18}[a-z0-9]$"),
+    AfterValidator(_check_tenant_id),
     Field(
-        description="DNS-safe slug: lower-case letters, digits and hyphens, 3-20 characters, "
-        "starting with a letter; it prefixes bucket names, so it is kept short."
+        description="DNS- and S3-safe slug: lower-case letters, digits and hyphens, 3-20 "
+        "characters, starting with a letter; no S3-reserved prefix or suffix, not a reserved "
+        "word. It prefixes bucket names, so it is kept short."
     ),
 ]
 CronExpression = Annotated[
@@ -1069,18 +1142,50 @@ def _pattern_meanings(*aliases: Any) -> dict[str, str]:
 _PATTERN_MEANINGS = _pattern_meanings(Slug, TenantId, CronExpression)
 
 
+MAX_ECHOED_VALUE = 80
+"""Characters of a bad value an error message shows (the rest is elided)."""
+MAX_ERROR_MESSAGE = 400
+"""Characters of one error's message."""
+MAX_ERRORS_SHOWN = 50
+"""Errors listed in one report; the rest are counted."""
+
+
+def clip(text: str, limit: int) -> str:
+    """`text`, cut to `limit` characters with what was elided said."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit} more characters)"
+
+
 def format_validation_error(error: ValidationError) -> str:
-    """One line per offending field: `path: message (got value)`; a value that misses a
-    pattern gets what the field allows in words, never the regular expression."""
+    """One line per offending field: `path: message (got value)`, each value clipped; a
+    value that misses a pattern gets what the field allows in words, never the regular
+    expression."""
     lines = []
-    for item in error.errors(include_url=False):
-        path = ".".join(str(p) for p in item["loc"]) or "<spec>"
-        message = item["msg"]
+    items = error.errors(include_url=False)
+    for item in items[:MAX_ERRORS_SHOWN]:
+        path = clip(".".join(str(p) for p in item["loc"]) or "<spec>", MAX_ECHOED_VALUE)
+        message = clip(item["msg"], MAX_ERROR_MESSAGE)
         pattern = (item.get("ctx") or {}).get("pattern")
         if item["type"] == "string_pattern_mismatch" and pattern in _PATTERN_MEANINGS:
             message = f"allowed: {_PATTERN_MEANINGS[pattern]}"
-        if item["type"] not in ("tenant_spec", "missing"):
-            message = f"{message} (got {item['input']!r})"
+        if item["type"] not in ("tenant_spec", "tenant_id", "missing"):
+            message = f"{message} (got {_echo(item['input'])})"
         lines.append(f"  {path}: {message}")
-    count = len(lines)
+    count = len(items)
+    if count > MAX_ERRORS_SHOWN:
+        lines.append(f"  ... and {count - MAX_ERRORS_SHOWN} more errors")
     return f"invalid tenant spec, {count} error{'s' if count != 1 else ''}:\n" + "\n".join(lines)
+
+
+def _echo(value: Any) -> str:
+    """A bad value as shown in an error, never more than `MAX_ECHOED_VALUE` characters.
+
+    Containers are described, not printed: their repr could be huge (even unbounded, for
+    a value built from shared references) before any clipping happened.
+    """
+    if isinstance(value, dict | list | tuple | set):
+        return f"a {type(value).__name__} of {len(value)} items"
+    if isinstance(value, str | bytes) and len(value) > MAX_ECHOED_VALUE:
+        return f"{value[:MAX_ECHOED_VALUE]!r}... ({len(value)} characters)"
+    return clip(repr(value), MAX_ECHOED_VALUE)

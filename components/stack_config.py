@@ -2,13 +2,19 @@
 
 Both paths must reject a bad stack file with the same message, before any resource is
 registered, listing every offending field.
+
+Tenant specs and stack files are read as YAML without anchors and aliases: they are never
+needed there, and a few hundred bytes of nested aliases expand to gigabytes once
+validated or printed (an "alias bomb").
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import ValidationError
 
 from components.spec import TenantSpec, format_validation_error
@@ -18,6 +24,50 @@ SPEC_KEY = f"{PROJECT_NAME}:spec"
 """Structured stack config holding the spec."""
 ENDPOINT_KEY = f"{PROJECT_NAME}:awsEndpoint"
 """Optional local AWS endpoint (the moto sandbox)."""
+
+
+MAX_SPEC_FILE_BYTES = 256 * 1024
+"""Largest tenant spec or stack file read (a real one is a few kilobytes)."""
+
+
+class RefusedYamlError(yaml.YAMLError):
+    """YAML a tenant spec or stack file may not hold: anchors, aliases, or too many bytes."""
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """`SafeLoader` that refuses anchors (`&name`) and aliases (`*name`) where it meets them."""
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            mark = event.start_mark
+            raise RefusedYamlError(
+                f"line {mark.line + 1}, column {mark.column + 1}: YAML anchors and aliases "
+                "(&name, *name) are not allowed in tenant specs and stack files; write "
+                "each value out in full"
+            )
+        return super().compose_node(parent, index)
+
+
+def load_spec_yaml(text: str) -> Any:
+    """Parse a tenant spec or stack file: safe YAML, no anchors or aliases, size-capped."""
+    if len(text.encode("utf-8")) > MAX_SPEC_FILE_BYTES:
+        raise RefusedYamlError(
+            f"larger than {MAX_SPEC_FILE_BYTES // 1024} KiB, the limit for a tenant spec "
+            "or stack file"
+        )
+    return yaml.load(text, Loader=_NoAliasLoader)  # a SafeLoader subclass
+
+
+def read_spec_yaml(path: Path) -> Any:
+    """`load_spec_yaml` of a file, refusing an oversized one before reading it."""
+    size = path.stat().st_size
+    if size > MAX_SPEC_FILE_BYTES:
+        raise RefusedYamlError(
+            f"{size} bytes is larger than {MAX_SPEC_FILE_BYTES // 1024} KiB, the limit for "
+            "a tenant spec or stack file"
+        )
+    return load_spec_yaml(path.read_text(encoding="utf-8"))
 
 
 class InvalidStackError(ValueError):

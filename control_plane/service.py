@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from components.plans import PlanName
-from components.spec import TenantSpec, format_validation_error
+from components.spec import TenantSpec, clip, format_validation_error, tenant_id_problem
 from components.stack_config import InvalidStackError
 from control_plane.queue.jobs import JobKind, JobQueue, JobStatus
 from control_plane.registry import cidr
@@ -263,6 +263,11 @@ class TenantService:
 
     def register_stack(self, tenant_id: str, *, actor: str) -> Accepted:
         """Register a tenant from its existing stack file (a GitOps-created stack)."""
+        # Checked before the id becomes part of a path: only files inside the stacks
+        # directory, named for a valid tenant id, are ever read.
+        problem = tenant_id_problem(tenant_id)
+        if problem is not None:
+            raise InvalidSpecError(problem)
         path = self.stacks.path(tenant_id)
         if not path.is_file():
             raise StackFileMissingError(
@@ -305,6 +310,7 @@ class TenantService:
         with self._use_case() as (registry, files):
             tenant = registry.tenant(tenant_id, for_update=True)
             current = registry.spec(tenant_id)
+            _refuse_a_move(current, changes)
             merged = _merge(current.model_dump(mode="json", exclude_defaults=True), changes)
             return self._change_spec(
                 registry,
@@ -652,6 +658,23 @@ def _validate(data: Mapping[str, Any]) -> TenantSpec:
         return TenantSpec.model_validate(data)
     except ValidationError as error:
         raise InvalidSpecError(format_validation_error(error)) from None
+
+
+FIXED_FOR_LIFE = ("region", "residency")
+"""Spec fields a tenant keeps for its whole life: its data, keys and network live there."""
+
+
+def _refuse_a_move(current: TenantSpec, changes: Mapping[str, Any]) -> None:
+    """An update may repeat the tenant's region and residency, never change them."""
+    now = current.model_dump(mode="json")
+    for key in FIXED_FOR_LIFE:
+        if key in changes and changes[key] != now[key]:
+            raise SpecChangeError(
+                f"{key} cannot be updated (from {now[key]!r} to {clip(repr(changes[key]), 40)}): "
+                f"a tenant's region and residency are fixed for its life, because its data, "
+                f"keys and network live there. Moving a tenant means creating a new tenant "
+                f"in the target region, migrating its data, then retiring this one"
+            )
 
 
 def _merge(base: dict[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:

@@ -6,15 +6,27 @@ control plane writes them, so both paths deploy the same spec.
 
 from __future__ import annotations
 
+import re
+import stat
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from components.spec import TenantSpec
-from components.stack_config import SPEC_KEY, InvalidStackError, spec_from_config
+from components.stack_config import (
+    SPEC_KEY,
+    InvalidStackError,
+    RefusedYamlError,
+    read_spec_yaml,
+    spec_from_config,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+_STACK_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}")
+"""What `Pulumi.<stack>.yaml` may hold as a stack name (Pulumi's characters, no path)."""
+STACK_FILE_MODE = 0o644
+"""Mode of a new stack file (a regular repository file)."""
 
 
 class UnknownTenantError(LookupError):
@@ -43,6 +55,10 @@ class StackFiles:
         return sorted(stack_name(p) for p in self.root.glob("Pulumi.*.yaml"))
 
     def path(self, tenant: str) -> Path:
+        """The stack file of `tenant`, always directly inside the stacks directory."""
+        if not _STACK_NAME.fullmatch(tenant):
+            # A name with a path separator or dots would point outside the directory.
+            raise UnknownTenantError(tenant, self.tenants())
         return self.root / f"Pulumi.{tenant}.yaml"
 
     def read_config(self, tenant: str) -> dict[str, Any]:
@@ -51,7 +67,9 @@ class StackFiles:
         if not path.is_file():
             raise UnknownTenantError(tenant, self.tenants())
         try:
-            document = yaml.safe_load(path.read_text()) or {}
+            document = read_spec_yaml(path) or {}
+        except RefusedYamlError as error:
+            raise InvalidStackError(tenant, str(error)) from None
         except yaml.YAMLError as error:
             raise InvalidStackError(tenant, f"not valid YAML: {error}") from None
         config = document.get("config") if isinstance(document, dict) else None
@@ -67,13 +85,17 @@ class StackFiles:
         """Write (or replace) the tenant's stack file, keeping its other config keys."""
         path = self.path(spec.tenant_id)
         config: dict[str, Any] = {}
+        mode = STACK_FILE_MODE
         if path.is_file():
-            existing = yaml.safe_load(path.read_text()) or {}
-            config = dict(existing.get("config") or {})
+            config = dict(self.read_config(spec.tenant_id))
+            mode = stat.S_IMODE(path.stat().st_mode)
         config[SPEC_KEY] = spec.model_dump(mode="json", exclude_defaults=True)
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".yaml.tmp")
         tmp.write_text(yaml.safe_dump({"config": config}, sort_keys=False))
+        # Stack files are repository files: an edit keeps the file's mode, a new file gets
+        # git's regular mode whatever the umask.
+        tmp.chmod(mode)
         tmp.replace(path)
         return path
 

@@ -16,6 +16,7 @@ LAYERS: dict[str, int] = {
     "planner": 1,
     "policies": 2,
     "control_plane.settings": 3,
+    "control_plane.files": 3,
     "control_plane.registry": 4,
     "control_plane.runners": 5,
     "control_plane.queue": 6,

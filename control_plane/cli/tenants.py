@@ -17,6 +17,7 @@ from rich.table import Table
 
 from components.plans import PlanName
 from components.spec import SUPPORTED_REGIONS, Residency, residency_of
+from components.stack_config import RefusedYamlError, load_spec_yaml, read_spec_yaml
 from control_plane.cli.context import (
     ActorOption,
     JsonOption,
@@ -64,7 +65,7 @@ def parse_assignments(assignments: list[str]) -> dict[str, Any]:
                 f"--set {assignment!r} is not dotted.path=value (e.g. compute.max_size=4)"
             )
         try:
-            value = yaml.safe_load(raw) if raw else None
+            value = load_spec_yaml(raw) if raw else None
         except yaml.YAMLError as error:
             raise InvalidSpecError(f"--set {assignment!r}: value is not YAML: {error}") from None
         keys = path.strip().split(".")
@@ -80,7 +81,9 @@ def parse_assignments(assignments: list[str]) -> dict[str, Any]:
 
 def read_spec_file(path: Path) -> dict[str, Any]:
     try:
-        document = yaml.safe_load(path.read_text())
+        document = read_spec_yaml(path)
+    except RefusedYamlError as error:
+        raise InvalidSpecError(f"{path}: {error}") from None
     except yaml.YAMLError as error:
         raise InvalidSpecError(f"{path} is not valid YAML: {error}") from None
     if not isinstance(document, dict):
@@ -258,8 +261,8 @@ def update(
 
     Queued, not yet running, updates of the tenant are superseded by this one.
     """
-    changes: dict[str, Any] = read_spec_file(spec_file) if spec_file else {}
     with service() as tenants:
+        changes: dict[str, Any] = read_spec_file(spec_file) if spec_file else {}
         changes = _merge(changes, parse_assignments(assignments or []))
         if plan is not None and not changes:
             accepted = tenants.change_plan(tenant, plan, actor=actor_name(actor))

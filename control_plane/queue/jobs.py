@@ -8,6 +8,11 @@ spec supersedes (coalesces) the tenant's queued, not yet running, `up`-type jobs
 Claiming is one statement inside one transaction: on SQLite the transaction holds the
 database write lock (`BEGIN IMMEDIATE`), on PostgreSQL the row is taken with
 `FOR UPDATE SKIP LOCKED`, so concurrent workers skip each other's candidates.
+
+Fencing: every claim takes the next lease generation of the job's tenant and stamps it on
+the job. A run may commit (its operation's result, outputs, the tenant's state, its plan
+file) only while its job still carries its generation; once another worker has claimed
+the job after an expired lease, the old run's commits are refused.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from control_plane.registry.database import Database
-from control_plane.registry.models import Job, utcnow
+from control_plane.registry.models import Job, Tenant, utcnow
 from control_plane.settings import Settings
 
 
@@ -71,6 +76,8 @@ class ClaimedJob:
     """1 for the first run; lease expiries and retries count too."""
     max_attempts: int
     owner: str
+    lease_generation: int
+    """The fencing token of this claim (grows with every claim of the tenant's jobs)."""
 
 
 class JobQueue:
@@ -135,7 +142,8 @@ class JobQueue:
         now = utcnow()
         older = aliased(Job)
         query = (
-            select(Job)
+            select(Job, Tenant)
+            .join(Tenant, Tenant.id == Job.tenant_id)
             .where(
                 or_(
                     and_(Job.status == JobStatus.QUEUED.value, Job.run_after <= now),
@@ -149,16 +157,23 @@ class JobQueue:
             )
             .order_by(Job.run_after, Job.id)
             .limit(1)
-            .with_for_update(skip_locked=True, of=Job)
+            # The tenant row too: its generation counter is taken with the job, and a
+            # tenant locked by a request in progress is skipped rather than waited for.
+            .with_for_update(skip_locked=True, of=[Job, Tenant])
         )
         with self.database.transaction() as session:
-            job = session.scalars(query).one_or_none()
-            if job is None:
+            row = session.execute(query).one_or_none()
+            if row is None:
                 return None
+            job, tenant = row
+            tenant.lease_generation += 1
+            job.lease_generation = tenant.lease_generation
             job.status = JobStatus.RUNNING.value
             job.attempts += 1
             job.lease_owner = owner
-            job.lease_expires_at = now + self.lease
+            # From now, not from before the wait for the database's lock: the worker gets
+            # the whole lease.
+            job.lease_expires_at = utcnow() + self.lease
             job.started_at = job.started_at or now
             return ClaimedJob(
                 id=job.id,
@@ -170,6 +185,7 @@ class JobQueue:
                 attempt=job.attempts,
                 max_attempts=job.max_attempts,
                 owner=owner,
+                lease_generation=job.lease_generation,
             )
 
     def renew(self, job: ClaimedJob) -> bool:
@@ -183,18 +199,22 @@ class JobQueue:
             )
             return _rowcount(result) == 1
 
-    def _owned_row(self, session: Session, job: ClaimedJob) -> Job:
+    def holds(self, job: ClaimedJob) -> bool:
+        """Whether the job still carries this claim's generation (nobody took it over)."""
+        with self.database.transaction() as session:
+            return session.scalar(select(Job.id).where(_owned(job))) is not None
+
+    def assert_held(self, session: Session, job: ClaimedJob) -> Job:
+        """The job's row, locked in the caller's transaction; `LeaseLostError` once the
+        claim was taken over, so nothing the transaction writes is committed."""
         row = session.scalars(select(Job).where(_owned(job)).with_for_update()).one_or_none()
         if row is None:
-            raise LeaseLostError(
-                f"job {job.id} ({job.kind.value} {job.tenant_id}) is no longer owned by "
-                f"{job.owner}: its lease expired and another worker took it"
-            )
+            raise LeaseLostError(lease_lost_message(job))
         return row
 
     def complete(self, session: Session, job: ClaimedJob) -> None:
         """Mark the job succeeded in the caller's transaction (exactly once per job)."""
-        row = self._owned_row(session, job)
+        row = self.assert_held(session, job)
         row.status = JobStatus.SUCCEEDED.value
         row.finished_at = utcnow()
         row.lease_owner = None
@@ -205,7 +225,7 @@ class JobQueue:
         self, session: Session, job: ClaimedJob, error: str, *, retryable: bool
     ) -> datetime | None:
         """Record a failed attempt: the retry time, or None when the job failed for good."""
-        row = self._owned_row(session, job)
+        row = self.assert_held(session, job)
         row.last_error = error
         row.lease_owner = None
         row.lease_expires_at = None
@@ -265,11 +285,19 @@ class JobQueue:
             )
 
 
+def lease_lost_message(job: ClaimedJob) -> str:
+    return (
+        f"job {job.id} ({job.kind.value} {job.tenant_id}) is no longer owned by {job.owner} "
+        f"(lease generation {job.lease_generation}): its lease expired and another worker "
+        f"took it; this run's results are discarded"
+    )
+
+
 def _owned(job: ClaimedJob) -> ColumnElement[bool]:
     return and_(
         Job.id == job.id,
         Job.status == JobStatus.RUNNING.value,
-        Job.lease_owner == job.owner,
+        Job.lease_generation == job.lease_generation,
     )
 
 

@@ -3,6 +3,12 @@
 A worker owns one job at a time under a lease that a heartbeat thread renews, streams the
 runner's engine events into the operation log, and records the result, the tenant's new
 lifecycle state and, on failure, a retry (exponential backoff) or the final error.
+
+A worker that was paused past its lease (a stopped process, a long GC, a lost network)
+may wake up after another worker took its job over. Its run is fenced: the start of the
+operation, the runner's plan file and the final result are committed only while the job
+still carries the claim's lease generation, and a lost lease cancels a deployment in
+progress (`JobLease`).
 Several workers (threads here, processes via `run_pool`, or other machines on a shared
 PostgreSQL registry) cooperate through the queue alone.
 
@@ -35,13 +41,14 @@ from control_plane.queue.jobs import (
     JobKind,
     JobQueue,
     LeaseLostError,
+    lease_lost_message,
 )
 from control_plane.registry import cidr
 from control_plane.registry.database import Database, open_database
 from control_plane.registry.lifecycle import Action, TenantState, next_state
 from control_plane.registry.repository import OperationStatus, Registry
 from control_plane.registry.runs import RunResult
-from control_plane.runners.base import RunnerError, StackRunner
+from control_plane.runners.base import LeaseLost, RunnerError, StackRunner
 from control_plane.settings import Settings
 from planner.stacks import StackFiles
 
@@ -84,16 +91,43 @@ class EventLog:
                 Registry(session).append_events(self.operation_id, first, lines)
 
 
-class _Heartbeat:
-    """Renews a job's lease in the background while the runner works."""
+class JobLease:
+    """The claim a run holds: renewed in the background, checked before every commit.
+
+    This is the runners' `Fence`: `check` asks the registry whether the job still carries
+    the claim's generation, and callbacks registered with `watch` run as soon as the
+    heartbeat finds the lease gone (the Automation runner cancels its update there).
+    """
 
     def __init__(self, queue: JobQueue, job: ClaimedJob) -> None:
         self._queue = queue
         self._job = job
         self._stop = threading.Event()
+        self._lost = threading.Event()
+        self._lock = threading.Lock()
+        self._watchers: list[Callable[[], None]] = []
         self._thread = threading.Thread(target=self._beat, name=f"lease-{job.id}", daemon=True)
 
-    def __enter__(self) -> _Heartbeat:
+    @property
+    def token(self) -> int:
+        return self._job.lease_generation
+
+    def check(self) -> None:
+        if self._lost.is_set() or not self._queue.holds(self._job):
+            self._lose()
+            raise LeaseLost(lease_lost_message(self._job))
+
+    @contextmanager
+    def watch(self, on_lost: Callable[[], None]) -> Iterator[None]:
+        with self._lock:
+            self._watchers.append(on_lost)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._watchers.remove(on_lost)
+
+    def __enter__(self) -> JobLease:
         self._thread.start()
         return self
 
@@ -105,9 +139,27 @@ class _Heartbeat:
         # A third of the lease leaves two chances to renew before another worker may claim.
         interval = self._queue.lease.total_seconds() / 3
         while not self._stop.wait(interval):
-            if not self._queue.renew(self._job):
+            try:
+                renewed = self._queue.renew(self._job)
+            except OperationalError:
+                logger.warning("could not renew the lease of job %s; retrying", self._job.id)
+                continue
+            if not renewed:
                 logger.warning("lost the lease of job %s to another worker", self._job.id)
+                self._lose()
                 return
+
+    def _lose(self) -> None:
+        with self._lock:
+            if self._lost.is_set():
+                return
+            self._lost.set()
+            watchers = list(self._watchers)
+        for on_lost in watchers:
+            try:
+                on_lost()
+            except Exception:
+                logger.exception("stopping the run of job %s failed", self._job.id)
 
 
 @dataclass(frozen=True)
@@ -116,7 +168,8 @@ class JobOutcome:
 
     job: ClaimedJob
     status: OperationStatus
-    operation_id: int
+    operation_id: int | None
+    """None when the claim was lost before the operation started."""
     error: str | None = None
     retry_at: datetime | None = None
 
@@ -210,7 +263,55 @@ class Worker:
         return job
 
     def _process(self, job: ClaimedJob) -> JobOutcome:
+        result: RunResult | None = None
+        error: str | None = None
+        retryable = False
+        # The lease is renewed from the claim on: waiting for the registry to record the
+        # start must not let it expire under a busy database.
+        with JobLease(self.queue, job) as lease:
+            try:
+                spec, operation_id = self._start(job)
+            except LeaseLostError as lost:
+                logger.warning("%s", lost)
+                return JobOutcome(job, OperationStatus.INTERRUPTED, None, error=str(lost))
+            if job.attempt > job.max_attempts:
+                error = (
+                    f"gave up after {job.max_attempts} attempts: the workers running it "
+                    f"stopped before finishing (lease expired)"
+                )
+            else:
+                result, error, retryable = self._attempt(job, spec, operation_id, lease)
+
+        if result is not None and result.policy_violations:
+            error = "refused by policy: " + "; ".join(result.policy_violations)
+        if error is not None:
+            return self._settle_failure(job, spec, operation_id, error, result, retryable=retryable)
+        assert result is not None  # no error means the runner returned
+        return self._settle_success(job, spec, operation_id, result)
+
+    def _attempt(
+        self, job: ClaimedJob, spec: TenantSpec, operation_id: int, lease: JobLease
+    ) -> tuple[RunResult | None, str | None, bool]:
+        """Run the job: its result, or the error and whether a retry may help."""
+        self._current = (job, operation_id)
+        events = EventLog(self.database, operation_id)
+        try:
+            return self._run(job, spec, events, lease), None, False
+        except RunnerError as failure:
+            return None, str(failure), failure.retryable
+        except Exception as failure:
+            # An unexpected runner fault must not kill the worker: record it and retry.
+            logger.exception("job %s (%s %s) crashed", job.id, job.kind, job.tenant_id)
+            return None, f"{type(failure).__name__}: {failure}", True
+        finally:
+            events.flush()
+            self._current = None
+
+    def _start(self, job: ClaimedJob) -> tuple[TenantSpec, int]:
+        """Record the operation's start, if the claim still holds (a worker paused between
+        claiming and starting must not close the operation of the worker that took over)."""
         with self.database.transaction() as session:
+            self.queue.assert_held(session, job)
             registry = Registry(session)
             tenant = registry.tenant(job.tenant_id, for_update=True)
             spec = registry.spec(job.tenant_id, job.spec_version)
@@ -230,47 +331,18 @@ class Worker:
                 job_id=job.id,
                 message=f"attempt {job.attempt}/{job.max_attempts} on {self.name}",
             )
-            operation_id = operation.id
-        if job.attempt > job.max_attempts:
-            lost = (
-                f"gave up after {job.max_attempts} attempts: the workers running it stopped "
-                f"before finishing (lease expired)"
-            )
-            return self._settle_failure(job, spec, operation_id, lost, None, retryable=False)
+            return spec, operation.id
 
-        self._current = (job, operation_id)
-        events = EventLog(self.database, operation_id)
-        result: RunResult | None = None
-        error: str | None = None
-        retryable = False
-        try:
-            with _Heartbeat(self.queue, job):
-                result = self._run(job, spec, events)
-        except RunnerError as failure:
-            error, retryable = str(failure), failure.retryable
-        except Exception as failure:
-            # An unexpected runner fault must not kill the worker: record it and retry.
-            logger.exception("job %s (%s %s) crashed", job.id, job.kind, job.tenant_id)
-            error, retryable = f"{type(failure).__name__}: {failure}", True
-        finally:
-            events.flush()
-            self._current = None
-
-        if result is not None and result.policy_violations:
-            error = "refused by policy: " + "; ".join(result.policy_violations)
-        if error is not None:
-            return self._settle_failure(job, spec, operation_id, error, result, retryable=retryable)
-        assert result is not None  # no error means the runner returned
-        return self._settle_success(job, spec, operation_id, result)
-
-    def _run(self, job: ClaimedJob, spec: TenantSpec, events: EventLog) -> RunResult:
+    def _run(
+        self, job: ClaimedJob, spec: TenantSpec, events: EventLog, lease: JobLease
+    ) -> RunResult:
         if job.kind in APPLY_KINDS:
-            return self.runner.up(spec, events)
+            return self.runner.up(spec, events, lease)
         if job.kind is JobKind.PREVIEW:
-            return self.runner.preview(spec, events)
+            return self.runner.preview(spec, events, lease)
         if job.kind is JobKind.REFRESH:
-            return self.runner.refresh(spec, events)
-        return self.runner.destroy(spec, events, purge=job.purge)
+            return self.runner.refresh(spec, events, lease)
+        return self.runner.destroy(spec, events, purge=job.purge, fence=lease)
 
     def _settle_success(
         self, job: ClaimedJob, spec: TenantSpec, operation_id: int, result: RunResult
@@ -333,11 +405,11 @@ class Worker:
         return JobOutcome(job, status, operation_id, error=error, retry_at=retry_at)
 
     def _interrupted(self, job: ClaimedJob, operation_id: int, error: str) -> JobOutcome:
+        """The claim was taken over: close this run's operation unless the new owner already
+        did, and commit nothing else."""
         logger.warning("%s", error)
         with self.database.transaction() as session:
-            Registry(session).finish_operation(
-                operation_id, OperationStatus.INTERRUPTED, error=error
-            )
+            Registry(session).interrupt_operation(operation_id, error)
         return JobOutcome(job, OperationStatus.INTERRUPTED, operation_id, error=error)
 
 

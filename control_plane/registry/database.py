@@ -1,5 +1,8 @@
 """Engine, sessions and schema migrations of the registry.
 
+A SQLite registry file (and its -wal and -shm files) is private to its owner (0600, in a
+0700 directory when the directory is created here).
+
 SQLite serialises writers: every transaction starts with `BEGIN IMMEDIATE`, so a
 read-then-write (claiming a job, allocating a CIDR) holds the write lock from its first
 read, which makes those steps safe across threads and processes. PostgreSQL gets row
@@ -21,6 +24,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
+from control_plane.files import create_private_file
 from control_plane.registry.lifecycle_events import record_lifecycle_events
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -40,7 +44,9 @@ def make_engine(url: str) -> Engine:
         return create_engine(url, pool_pre_ping=True)
     database = parsed.database or ""
     if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        # Created 0600 before SQLite opens it: SQLite gives its -wal and -shm files the
+        # database file's mode, and would otherwise create all three world-readable.
+        create_private_file(Path(database))
     engine = create_engine(
         url,
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},

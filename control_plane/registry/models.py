@@ -69,6 +69,8 @@ class Tenant(Base):
     """The tenant's network; kept after retirement for the record, released in the pool."""
     last_error: Mapped[str | None] = mapped_column(Text)
     """The latest stack operation failure, cleared by the next success."""
+    lease_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """The last fencing token handed out with a claim of one of the tenant's jobs."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -133,6 +135,11 @@ class Job(Base):
     """Not claimed before this time (retry backoff)."""
     lease_owner: Mapped[str | None] = mapped_column(String(128))
     lease_expires_at: Mapped[datetime | None]
+    lease_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Fencing token of the current claim: the tenant's generation when it was claimed.
+
+    Every effect of a run is committed only while the job still carries the run's token,
+    so a worker whose lease was taken over commits nothing."""
     superseded_by: Mapped[int | None] = mapped_column(Integer)
     """The newer job this one was coalesced into."""
     last_error: Mapped[str | None] = mapped_column(Text)

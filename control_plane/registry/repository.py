@@ -222,6 +222,16 @@ class Registry:
             operation.resource_count = result.resource_count
         return operation
 
+    def interrupt_operation(self, operation_id: int, error: str) -> bool:
+        """Close a running operation as interrupted; False if it was already closed."""
+        operation = self.session.get_one(Operation, operation_id, with_for_update=True)
+        if operation.status != OperationStatus.RUNNING.value:
+            return False
+        operation.status = OperationStatus.INTERRUPTED.value
+        operation.finished_at = utcnow()
+        operation.error = error
+        return True
+
     def interrupt_running(self, job_id: int, error: str) -> int:
         """Close the operations of a job whose worker vanished; how many were open."""
         stale = self.session.scalars(

@@ -15,9 +15,10 @@ workspace runs the same `__main__.py` the GitOps path (`pulumi up -s <tenant>`) 
 
 from __future__ import annotations
 
+import logging
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
@@ -28,19 +29,27 @@ from pulumi import automation as auto
 
 from components.spec import TenantSpec
 from components.stack_config import ENDPOINT_KEY, SPEC_KEY
+from control_plane.files import private_dir, write_private
 from control_plane.registry.runs import RunMode, RunResult, StackOperation
 from control_plane.runners import sandbox
-from control_plane.runners.base import EventSink, RunnerError, StackLocked
+from control_plane.runners.base import UNFENCED, EventSink, Fence, RunnerError, StackLocked
 from control_plane.runners.retention import drop_from_state, plan_retention, unprotect_all
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-LOCAL_PASSPHRASE = "tenants-local-sandbox"
-"""Secrets passphrase of the default local file backend when PULUMI_CONFIG_PASSPHRASE is unset.
+logger = logging.getLogger(__name__)
 
-Only for the local sandbox: with any configured backend URL the passphrase must come from
-the environment (PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE).
+LOCAL_PASSPHRASE = "tenants-local-sandbox"
+"""Secrets passphrase of the local moto sandbox (default file backend, sandbox running).
+
+It is public, so it protects nothing: only stacks deployed into the sandbox may use it.
+Everywhere else the passphrase comes from the environment (PULUMI_CONFIG_PASSPHRASE or
+PULUMI_CONFIG_PASSPHRASE_FILE), or the backend is Pulumi Cloud, whose stacks use the
+service's own secrets provider.
 """
+PASSPHRASE_VARIABLES = ("PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE")
+SERVICE_BACKEND_SCHEMES = ("https://", "http://")
+"""Pulumi Cloud (or a self-hosted service): stack secrets use the service's provider."""
 
 ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
 LOCK_MESSAGE = "currently locked"
@@ -101,10 +110,9 @@ def stack_config(spec: TenantSpec, aws_endpoint: str | None) -> dict[str, Any]:
 
 
 def write_project(layout: WorkspaceLayout, tenant: str, settings: Mapping[str, Any]) -> Path:
-    directory = layout.workspace_dir(tenant)
-    directory.mkdir(parents=True, exist_ok=True)
-    path = layout.project_file(tenant)
-    path.write_text(yaml.safe_dump(dict(settings), sort_keys=False), encoding="utf-8")
+    directory = private_dir(layout.workspace_dir(tenant))
+    private_dir(layout.state_dir)
+    write_private(layout.project_file(tenant), yaml.safe_dump(dict(settings), sort_keys=False))
     return directory
 
 
@@ -117,23 +125,35 @@ def write_stack_config(path: Path, config: Mapping[str, Any]) -> None:
             existing = loaded
     document = {key: existing[key] for key in _SECRETS_KEYS if key in existing}
     document["config"] = dict(config)
-    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    write_private(path, yaml.safe_dump(document, sort_keys=False))
 
 
 def workspace_env(
-    backend_url: str | None, layout: WorkspaceLayout, environ: Mapping[str, str]
+    backend_url: str | None,
+    layout: WorkspaceLayout,
+    environ: Mapping[str, str],
+    *,
+    sandbox: bool,
 ) -> dict[str, str]:
-    """Environment of every pulumi command: the state backend and the secrets passphrase."""
-    env = {
-        "PULUMI_BACKEND_URL": backend_url or layout.default_backend_url,
-        "PULUMI_SKIP_UPDATE_CHECK": "true",
-    }
-    has_passphrase = "PULUMI_CONFIG_PASSPHRASE" in environ or (
-        "PULUMI_CONFIG_PASSPHRASE_FILE" in environ
-    )
-    if backend_url is None and not has_passphrase:
+    """Environment of every pulumi command: the state backend and the secrets passphrase.
+
+    Raises `RunnerError` when stack secrets would have no passphrase: the public sandbox
+    passphrase is given only to the default local backend while the sandbox runs.
+    """
+    url = backend_url or layout.default_backend_url
+    env = {"PULUMI_BACKEND_URL": url, "PULUMI_SKIP_UPDATE_CHECK": "true"}
+    if any(name in environ for name in PASSPHRASE_VARIABLES):
+        return env  # the CLI inherits the caller's environment
+    if url.startswith(SERVICE_BACKEND_SCHEMES):
+        return env
+    if backend_url is None and sandbox:
         env["PULUMI_CONFIG_PASSPHRASE"] = LOCAL_PASSPHRASE
-    return env
+        return env
+    raise RunnerError(
+        f"no secrets passphrase for the state backend {url}: set PULUMI_CONFIG_PASSPHRASE "
+        "(or PULUMI_CONFIG_PASSPHRASE_FILE); a built-in passphrase is used only for the "
+        "local sandbox (`tenantctl sandbox`) on the default backend"
+    )
 
 
 def engine_message(error: BaseException) -> str:
@@ -274,14 +294,17 @@ class AutomationRunner:
         except sandbox.SandboxError as exc:
             raise RunnerError(str(exc)) from exc
 
-    def _workspace(self, tenant: str) -> auto.LocalWorkspace:
+    def _workspace(self, tenant: str, endpoint: str | None) -> auto.LocalWorkspace:
+        # The environment first: a missing passphrase fails before anything is written.
+        env = workspace_env(
+            self.backend_url, self.layout, self._environ, sandbox=endpoint is not None
+        )
         directory = write_project(self.layout, tenant, project_settings(self._repo_root))
-        env = workspace_env(self.backend_url, self.layout, self._environ)
         return auto.LocalWorkspace(work_dir=str(directory), env_vars=env)
 
     def _stack(self, spec: TenantSpec) -> auto.Stack:
         endpoint = self._endpoint()
-        workspace = self._workspace(spec.tenant_id)
+        workspace = self._workspace(spec.tenant_id, endpoint)
         stack = auto.Stack.create_or_select(spec.tenant_id, workspace)
         # After create_or_select: `stack init` writes the encryption salt into this file.
         write_stack_config(self.layout.stack_file(spec.tenant_id), stack_config(spec, endpoint))
@@ -294,12 +317,13 @@ class AutomationRunner:
         except auto.CommandError as exc:
             raise classify_error(exc, f"{operation.value} {tenant}") from exc
 
-    def up(self, spec: TenantSpec, on_event: EventSink) -> RunResult:
+    def up(self, spec: TenantSpec, on_event: EventSink, fence: Fence = UNFENCED) -> RunResult:
         relay = _EventRelay(on_event)
         try:
             with self._engine(StackOperation.UP, spec.tenant_id):
-                stack = self._stack(spec)
-                result = stack.up(on_event=relay, policy_packs=[str(self.policy_pack)])
+                stack = self._fenced_stack(spec, fence)
+                with fence.watch(_canceller(stack, on_event)):
+                    result = stack.up(on_event=relay, policy_packs=[str(self.policy_pack)])
                 state = stack.export_stack().deployment
         except RunnerError:
             if relay.violations:
@@ -313,11 +337,11 @@ class AutomationRunner:
             resource_count=deployed_resource_count(state),
         )
 
-    def preview(self, spec: TenantSpec, on_event: EventSink) -> RunResult:
+    def preview(self, spec: TenantSpec, on_event: EventSink, fence: Fence = UNFENCED) -> RunResult:
         relay = _EventRelay(on_event)
         try:
             with self._engine(StackOperation.PREVIEW, spec.tenant_id):
-                result = self._stack(spec).preview(
+                result = self._fenced_stack(spec, fence).preview(
                     on_event=relay, policy_packs=[str(self.policy_pack)]
                 )
         except RunnerError:
@@ -335,11 +359,12 @@ class AutomationRunner:
             resource_count=max(after - 1, 0),
         )
 
-    def refresh(self, spec: TenantSpec, on_event: EventSink) -> RunResult:
+    def refresh(self, spec: TenantSpec, on_event: EventSink, fence: Fence = UNFENCED) -> RunResult:
         relay = _EventRelay(on_event)
         with self._engine(StackOperation.REFRESH, spec.tenant_id):
-            stack = self._stack(spec)
-            result = stack.refresh(on_event=relay)
+            stack = self._fenced_stack(spec, fence)
+            with fence.watch(_canceller(stack, on_event)):
+                result = stack.refresh(on_event=relay)
             state = stack.export_stack().deployment
         return RunResult(
             operation=StackOperation.REFRESH,
@@ -348,13 +373,15 @@ class AutomationRunner:
             resource_count=deployed_resource_count(state),
         )
 
-    def destroy(self, spec: TenantSpec, on_event: EventSink, *, purge: bool) -> RunResult:
+    def destroy(
+        self, spec: TenantSpec, on_event: EventSink, *, purge: bool, fence: Fence = UNFENCED
+    ) -> RunResult:
         """Destroy the stack; data stores stay in the cloud unless `purge`."""
         relay = _EventRelay(on_event)
         retained: list[str] = []
         try:
             with self._engine(StackOperation.DESTROY, spec.tenant_id):
-                stack = self._stack(spec)
+                stack = self._fenced_stack(spec, fence)
                 exported = stack.export_stack()
                 deployment = exported.deployment or {}
                 if purge:
@@ -368,7 +395,8 @@ class AutomationRunner:
                 stack.import_stack(auto.Deployment(version=exported.version, deployment=edited))
                 for line in retained:
                     on_event(f"retained {line}")
-                result = stack.destroy(on_event=relay)
+                with fence.watch(_canceller(stack, on_event)):
+                    result = stack.destroy(on_event=relay)
         except RunnerError as exc:
             if not retained:
                 raise
@@ -386,15 +414,36 @@ class AutomationRunner:
 
     def outputs(self, tenant_id: str) -> dict[str, Any]:
         with self._engine(StackOperation.OUTPUTS, tenant_id):
-            workspace = self._workspace(tenant_id)
+            workspace = self._workspace(tenant_id, self._endpoint())
             try:
                 stack = auto.Stack.select(tenant_id, workspace)
             except auto.StackNotFoundError as exc:
                 raise RunnerError(f"tenant {tenant_id!r} has no deployed stack") from exc
             return _plain_outputs(stack.outputs())
 
+    def _fenced_stack(self, spec: TenantSpec, fence: Fence) -> auto.Stack:
+        """The tenant's stack, if the run still holds its job (a paused worker that lost it
+        must not even rewrite the workspace another worker now uses)."""
+        fence.check()
+        return self._stack(spec)
+
     def _refused(self, operation: StackOperation, violations: list[str]) -> RunResult:
         return RunResult(operation=operation, mode=self.mode, policy_violations=violations)
+
+
+def _canceller(stack: auto.Stack, on_event: EventSink) -> Callable[[], None]:
+    """Cancels the stack's update in progress: the run lost its job to another worker, and
+    the update must not keep changing the cloud under the new owner's feet."""
+
+    def cancel() -> None:
+        on_event("lease lost to another worker: cancelling the update in progress")
+        try:
+            stack.cancel()
+        except auto.CommandError as exc:
+            # Nothing to cancel any more (it just finished): the result is fenced anyway.
+            logger.warning("pulumi cancel %s: %s", stack.name, engine_message(exc))
+
+    return cancel
 
 
 def _plain_outputs(outputs: Mapping[str, auto.OutputValue]) -> dict[str, Any]:

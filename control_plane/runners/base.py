@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
 
 from components.spec import TenantSpec
@@ -27,17 +28,61 @@ class StackLocked(RunnerError):
         super().__init__(message, retryable=True)
 
 
+class LeaseLost(RunnerError):
+    """The run's job was taken over by another worker: nothing of this run may be committed."""
+
+
+class Fence(Protocol):
+    """The lease a run holds on its job, checked wherever the run commits an effect.
+
+    `token` (the lease generation) grows with every claim of a tenant's jobs, so of two
+    runs of one tenant the later claim always holds the larger token; storage that keeps
+    the token of its last writer refuses a smaller one.
+    """
+
+    @property
+    def token(self) -> int: ...
+
+    def check(self) -> None:
+        """Raise `LeaseLost` when the job no longer carries this run's token."""
+
+    def watch(self, on_lost: Callable[[], None]) -> AbstractContextManager[None]:
+        """Call `on_lost` (from another thread) if the lease is lost while inside."""
+
+
+class Unfenced:
+    """For runs outside the queue (tests, benchmarks): always held, token 0."""
+
+    token = 0
+
+    def check(self) -> None:
+        return None
+
+    @contextmanager
+    def watch(self, on_lost: Callable[[], None]) -> Iterator[None]:
+        yield
+
+
+UNFENCED = Unfenced()
+
+
 class StackRunner(Protocol):
-    """Runs stack operations for one tenant spec at a time."""
+    """Runs stack operations for one tenant spec at a time, under the job's fence."""
 
     mode: RunMode
 
-    def up(self, spec: TenantSpec, on_event: EventSink) -> RunResult: ...
+    def up(self, spec: TenantSpec, on_event: EventSink, fence: Fence = UNFENCED) -> RunResult: ...
 
-    def preview(self, spec: TenantSpec, on_event: EventSink) -> RunResult: ...
+    def preview(
+        self, spec: TenantSpec, on_event: EventSink, fence: Fence = UNFENCED
+    ) -> RunResult: ...
 
-    def refresh(self, spec: TenantSpec, on_event: EventSink) -> RunResult: ...
+    def refresh(
+        self, spec: TenantSpec, on_event: EventSink, fence: Fence = UNFENCED
+    ) -> RunResult: ...
 
-    def destroy(self, spec: TenantSpec, on_event: EventSink, *, purge: bool) -> RunResult: ...
+    def destroy(
+        self, spec: TenantSpec, on_event: EventSink, *, purge: bool, fence: Fence = UNFENCED
+    ) -> RunResult: ...
 
     def outputs(self, tenant_id: str) -> dict[str, Any]: ...

@@ -5,13 +5,19 @@ registered, but nothing is created: every result is a `RunMode.PLAN` result and 
 event line starts with `plan:`. The last accepted plan of each tenant is kept in
 `<data_dir>/plans/<tenant>.json`, so the next plan counts its changes against it and
 `outputs` and `destroy` work from any process.
+
+A plan file is the run's committed effect, so it is fenced: it records the lease
+generation of the run that wrote it, and under the tenant's file lock a run writes (or
+removes) it only while its lease holds and no later claim has written it already.
 """
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
-import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,8 +26,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from components.spec import TenantSpec
 from components.stack_config import InvalidStackError, engine_config
+from control_plane.files import PRIVATE_FILE_MODE, private_dir, write_private
 from control_plane.registry.runs import RunMode, RunResult, StackOperation
-from control_plane.runners.base import EventSink, RunnerError
+from control_plane.runners.base import UNFENCED, EventSink, Fence, LeaseLost, RunnerError
 from control_plane.runners.retention import plan_retention
 from planner.model import PlannedResource, TenantPlan
 from planner.program import PLANNER_LOCK, PlanError, plan_spec
@@ -47,6 +54,8 @@ class PlanRecord(BaseModel):
     spec: TenantSpec
     plan: TenantPlan
     planned_at: datetime
+    lease_generation: int = 0
+    """Fencing token of the run that wrote it (0 outside the queue)."""
 
 
 def changed_resources(
@@ -109,17 +118,46 @@ class PlanStore:
                 "delete it to plan this tenant from scratch"
             ) from exc
 
-    def save(self, record: PlanRecord) -> Path:
-        self.directory.mkdir(parents=True, exist_ok=True)
+    def save(self, record: PlanRecord, fence: Fence = UNFENCED) -> Path:
+        """Write the record (mode 0600) if `fence` still holds and nothing newer is there."""
         path = self.path(record.spec.tenant_id)
-        # Written aside and renamed: a reader in another process never sees half a file.
-        partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
-        partial.write_text(record.model_dump_json(), encoding="utf-8")
-        partial.replace(path)
+        with self._fenced(record.spec.tenant_id, fence):
+            # Written aside and renamed: a reader in another process never sees half a file.
+            write_private(path, record.model_dump_json())
         return path
 
-    def remove(self, tenant: str) -> None:
-        self.path(tenant).unlink(missing_ok=True)
+    def remove(self, tenant: str, fence: Fence = UNFENCED) -> None:
+        with self._fenced(tenant, fence):
+            self.path(tenant).unlink(missing_ok=True)
+
+    @contextmanager
+    def _fenced(self, tenant: str, fence: Fence) -> Iterator[None]:
+        """Hold the tenant's plan lock, then refuse a run that lost its lease or is older
+        than the plan's writer (a paused worker resuming after a newer run finished)."""
+        private_dir(self.directory)
+        with open(self.directory / f".{tenant}.lock", "a", opener=_private_opener) as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            fence.check()
+            written_by = self._written_by(tenant)
+            if written_by > fence.token:
+                raise LeaseLost(
+                    f"the plan of {tenant} was written by a newer run (lease generation "
+                    f"{written_by}, this run {fence.token}); this run's plan is discarded"
+                )
+            yield
+
+    def _written_by(self, tenant: str) -> int:
+        try:
+            raw = json.loads(self.path(tenant).read_bytes())
+        except FileNotFoundError:
+            return 0
+        except ValueError:
+            return 0  # unreadable: `load` reports it; any run may replace it
+        return int(raw.get("lease_generation", 0)) if isinstance(raw, dict) else 0
+
+
+def _private_opener(path: str, flags: int) -> int:
+    return os.open(path, flags, PRIVATE_FILE_MODE)
 
 
 class OfflineRunner:
@@ -131,13 +169,13 @@ class OfflineRunner:
         self.store = PlanStore(data_dir)
         self._policy_check = policy_check
 
-    def up(self, spec: TenantSpec, on_event: EventSink) -> RunResult:
-        return self._plan_and_check(StackOperation.UP, spec, on_event, record=True)
+    def up(self, spec: TenantSpec, on_event: EventSink, fence: Fence = UNFENCED) -> RunResult:
+        return self._plan_and_check(StackOperation.UP, spec, on_event, record=fence)
 
-    def preview(self, spec: TenantSpec, on_event: EventSink) -> RunResult:
-        return self._plan_and_check(StackOperation.PREVIEW, spec, on_event, record=False)
+    def preview(self, spec: TenantSpec, on_event: EventSink, fence: Fence = UNFENCED) -> RunResult:
+        return self._plan_and_check(StackOperation.PREVIEW, spec, on_event, record=None)
 
-    def refresh(self, spec: TenantSpec, on_event: EventSink) -> RunResult:
+    def refresh(self, spec: TenantSpec, on_event: EventSink, fence: Fence = UNFENCED) -> RunResult:
         """Nothing is deployed, so there is no drift: the recorded plan is the whole truth."""
         record = self.store.load(spec.tenant_id)
         count = len(record.plan.resources) if record else 0
@@ -149,7 +187,9 @@ class OfflineRunner:
             resource_count=count,
         )
 
-    def destroy(self, spec: TenantSpec, on_event: EventSink, *, purge: bool) -> RunResult:
+    def destroy(
+        self, spec: TenantSpec, on_event: EventSink, *, purge: bool, fence: Fence = UNFENCED
+    ) -> RunResult:
         """Forget the tenant's plan; report the data a real destroy would keep unless `purge`."""
         record = self.store.load(spec.tenant_id)
         if record is None:
@@ -168,7 +208,7 @@ class OfflineRunner:
             for line in retained:
                 on_event(f"plan: retain {line}")
         on_event(f"plan: delete {deleted} resources")
-        self.store.remove(spec.tenant_id)
+        self.store.remove(spec.tenant_id, fence)
         return RunResult(
             operation=StackOperation.DESTROY,
             mode=self.mode,
@@ -193,8 +233,14 @@ class OfflineRunner:
             raise RunnerError(f"plan {spec.tenant_id}: {exc}") from exc
 
     def _plan_and_check(
-        self, operation: StackOperation, spec: TenantSpec, on_event: EventSink, *, record: bool
+        self,
+        operation: StackOperation,
+        spec: TenantSpec,
+        on_event: EventSink,
+        *,
+        record: Fence | None,
     ) -> RunResult:
+        """Plan and check; with `record` (the run's fence) keep the plan as the last one."""
         on_event(f"plan: evaluating {spec.tenant_id} offline under mocks; nothing is deployed")
         plan, violations = self._plan(spec)
         for warning in plan.warnings:
@@ -210,8 +256,16 @@ class OfflineRunner:
             on_event(f"plan: {change} {resource.type} {resource.name}")
         changes = plan_changes(previous_plan, plan)
         on_event("plan: summary " + " ".join(f"{k}={v}" for k, v in changes.items()))
-        if record:
-            self.store.save(PlanRecord(spec=spec, plan=plan, planned_at=datetime.now(UTC)))
+        if record is not None:
+            self.store.save(
+                PlanRecord(
+                    spec=spec,
+                    plan=plan,
+                    planned_at=datetime.now(UTC),
+                    lease_generation=record.token,
+                ),
+                record,
+            )
         return RunResult(
             operation=operation,
             mode=self.mode,

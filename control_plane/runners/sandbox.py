@@ -18,6 +18,8 @@ from pathlib import Path
 from types import TracebackType
 from urllib.parse import urlsplit
 
+from control_plane.files import write_private
+
 SANDBOX_HOST = "127.0.0.1"
 DEFAULT_PORT = 5000
 
@@ -131,10 +133,9 @@ class Sandbox:
         self._server.start()
         host, port = self._server.get_host_and_port()
         self._endpoint = f"http://{host}:{port}"
-        self._data_dir.mkdir(parents=True, exist_ok=True)
-        path = sandbox_file(self._data_dir)
-        path.write_text(
-            json.dumps({"endpoint": self._endpoint, "pid": os.getpid()}) + "\n", encoding="utf-8"
+        write_private(
+            sandbox_file(self._data_dir),
+            json.dumps({"endpoint": self._endpoint, "pid": os.getpid()}) + "\n",
         )
         return self._endpoint
 

@@ -73,8 +73,8 @@ def test_a_bad_tenant_id_says_what_a_tenant_id_may_be(tenantctl: Invoke) -> None
     result = tenantctl("tenants", "create", "Bad_Id", "--plan", "starter", "--region", "eu-west-1")
     assert result.exit_code == 1
     shown = " ".join(result.stderr.split())
-    assert "tenant_id: allowed: DNS-safe slug: lower-case letters, digits and hyphens" in shown
-    assert "3-20 characters, starting with a letter" in shown
+    assert "tenant id 'Bad_Id' is not valid: a tenant id is 3 to 20 lower-case letters" in shown
+    assert "starts with a letter and ends with a letter or digit" in shown
     assert "pattern" not in shown and "[a-z]" not in shown
 
 

@@ -25,8 +25,8 @@ def _errors(overrides: dict[str, Any]) -> dict[str, str]:
     ("overrides", "path", "message"),
     [
         ({"unknown": 1}, "unknown", "Extra inputs are not permitted"),
-        ({"tenant_id": "Bad_Id"}, "tenant_id", "should match pattern"),
-        ({"tenant_id": "x"}, "tenant_id", "should match pattern"),
+        ({"tenant_id": "Bad_Id"}, "tenant_id", "tenant id 'Bad_Id' is not valid"),
+        ({"tenant_id": "x"}, "tenant_id", "3 to 20 lower-case letters, digits and hyphens"),
         ({"plan": "gold"}, "plan", "'free', 'starter', 'pro' or 'enterprise'"),
         ({"region": "us-east-1"}, "region", "outside residency 'eu'; allowed: eu-west-1"),
         ({"residency": "mars"}, "residency", "'eu', 'us' or 'apac'"),

@@ -9,6 +9,7 @@ processes.
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import time
 from pathlib import Path
@@ -16,9 +17,11 @@ from typing import Any
 
 from components.spec import TenantSpec
 from control_plane.registry.runs import RunMode, RunResult, StackOperation
-from control_plane.runners.base import EventSink, RunnerError
+from control_plane.runners.base import UNFENCED, EventSink, Fence, RunnerError
+from control_plane.runners.offline import OfflineRunner
 from control_plane.service import Accepted
 from control_plane.settings import Settings
+from planner.model import TenantPlan
 
 
 class RecordingRunner:
@@ -59,19 +62,21 @@ class RecordingRunner:
             **extra,
         )
 
-    def up(self, spec: TenantSpec, on_event: EventSink) -> RunResult:
+    def up(self, spec: TenantSpec, on_event: EventSink, fence: Fence = UNFENCED) -> RunResult:
         self._run(StackOperation.UP, spec, on_event)
         return self._result(StackOperation.UP, spec)
 
-    def preview(self, spec: TenantSpec, on_event: EventSink) -> RunResult:
+    def preview(self, spec: TenantSpec, on_event: EventSink, fence: Fence = UNFENCED) -> RunResult:
         self._run(StackOperation.PREVIEW, spec, on_event)
         return self._result(StackOperation.PREVIEW, spec)
 
-    def refresh(self, spec: TenantSpec, on_event: EventSink) -> RunResult:
+    def refresh(self, spec: TenantSpec, on_event: EventSink, fence: Fence = UNFENCED) -> RunResult:
         self._run(StackOperation.REFRESH, spec, on_event)
         return self._result(StackOperation.REFRESH, spec)
 
-    def destroy(self, spec: TenantSpec, on_event: EventSink, *, purge: bool) -> RunResult:
+    def destroy(
+        self, spec: TenantSpec, on_event: EventSink, *, purge: bool, fence: Fence = UNFENCED
+    ) -> RunResult:
         self._run(StackOperation.DESTROY, spec, on_event)
         retained = [] if purge else [f"{spec.tenant_id}-data-bucket", f"{spec.tenant_id}-key"]
         return self._result(StackOperation.DESTROY, spec, retained=retained)
@@ -88,7 +93,7 @@ class FailingRunner(RecordingRunner):
         self.message = message
         self.retryable = retryable
 
-    def up(self, spec: TenantSpec, on_event: EventSink) -> RunResult:
+    def up(self, spec: TenantSpec, on_event: EventSink, fence: Fence = UNFENCED) -> RunResult:
         on_event(f"up {spec.tenant_id}: error: {self.message}")
         raise RunnerError(self.message, retryable=self.retryable)
 
@@ -98,6 +103,27 @@ def recording_runner(
 ) -> RecordingRunner:
     """A picklable runner factory for worker processes (use with functools.partial)."""
     return RecordingRunner(delay=delay, record_dir=record_dir)
+
+
+def pausable_offline_runner(_settings: Settings, *, record_dir: Path) -> OfflineRunner:
+    """The real offline runner (plan file and all) whose run, once planned, logs
+    `planned.log` and holds until `record_dir/go` exists: a test can pause the process
+    there, before the plan is committed (picklable with functools.partial)."""
+    return OfflineRunner(
+        _settings.data_dir, policy_check=functools.partial(_hold_after_planning, record_dir)
+    )
+
+
+def _hold_after_planning(record_dir: Path, spec: TenantSpec, _plan: TenantPlan) -> list[str]:
+    _append(record_dir / "planned.log", f"{spec.tenant_id} {os.getpid()}")
+    while not (record_dir / "go").exists():
+        time.sleep(0.02)
+    return []
+
+
+def allow_all(_spec: TenantSpec, _plan: TenantPlan) -> list[str]:
+    """A policy check that finds nothing (the runner tests check the pack itself)."""
+    return []
 
 
 def _append(path: Path, line: str) -> None:

@@ -155,31 +155,61 @@ def test_stack_file_is_created_when_missing(tmp_path: Path, spec: TenantSpec) ->
 # --- environment ------------------------------------------------------------------------
 
 
-def test_local_backend_gets_the_documented_passphrase(tmp_path: Path) -> None:
+def test_the_local_sandbox_gets_the_built_in_passphrase(tmp_path: Path) -> None:
     layout = WorkspaceLayout(tmp_path)
 
-    env = workspace_env(None, layout, environ={})
+    env = workspace_env(None, layout, environ={}, sandbox=True)
 
     assert env["PULUMI_BACKEND_URL"] == layout.default_backend_url
     assert env["PULUMI_CONFIG_PASSPHRASE"] == LOCAL_PASSPHRASE
 
 
 @pytest.mark.parametrize(
+    ("backend_url", "sandbox"),
+    [(None, False), ("s3://tenant-state?region=eu-west-1", False), ("file:///srv/state", True)],
+)
+def test_without_a_passphrase_outside_the_sandbox_is_an_error(
+    tmp_path: Path, backend_url: str | None, sandbox: bool
+) -> None:
+    with pytest.raises(RunnerError, match=r"no secrets passphrase .* set PULUMI_CONFIG_PASSPHRASE"):
+        workspace_env(backend_url, WorkspaceLayout(tmp_path), {}, sandbox=sandbox)
+
+
+@pytest.mark.parametrize(
     "environ",
     [{"PULUMI_CONFIG_PASSPHRASE": "s3cret"}, {"PULUMI_CONFIG_PASSPHRASE_FILE": "/run/pass"}],
 )
-def test_a_passphrase_from_the_environment_wins(tmp_path: Path, environ: dict[str, str]) -> None:
-    env = workspace_env(None, WorkspaceLayout(tmp_path), environ)
+@pytest.mark.parametrize("sandbox", [True, False])
+def test_a_passphrase_from_the_environment_wins(
+    tmp_path: Path, environ: dict[str, str], sandbox: bool
+) -> None:
+    env = workspace_env(None, WorkspaceLayout(tmp_path), environ, sandbox=sandbox)
 
     # Not set here: the CLI inherits the caller's environment.
     assert "PULUMI_CONFIG_PASSPHRASE" not in env
 
 
-def test_a_configured_backend_never_gets_the_local_passphrase(tmp_path: Path) -> None:
-    env = workspace_env("s3://tenant-state?region=eu-west-1", WorkspaceLayout(tmp_path), {})
+def test_a_service_backend_needs_no_passphrase(tmp_path: Path) -> None:
+    env = workspace_env("https://api.pulumi.com", WorkspaceLayout(tmp_path), {}, sandbox=False)
 
-    assert env["PULUMI_BACKEND_URL"] == "s3://tenant-state?region=eu-west-1"
+    assert env["PULUMI_BACKEND_URL"] == "https://api.pulumi.com"
     assert "PULUMI_CONFIG_PASSPHRASE" not in env
+
+
+def test_a_missing_passphrase_fails_before_any_stack_operation(
+    data_dir: Path, spec: TenantSpec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    touched: list[str] = []
+    monkeypatch.setattr(
+        auto.Stack, "create_or_select", lambda name, workspace: touched.append(name)
+    )
+    runner = AutomationRunner(data_dir, environ={})
+
+    with pytest.raises(RunnerError, match="no secrets passphrase"):
+        runner.up(spec, lambda line: None)
+
+    assert touched == []
+    assert not (data_dir / "workspaces").exists()
 
 
 # --- error classification ---------------------------------------------------------------

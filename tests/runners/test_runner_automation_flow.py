@@ -6,7 +6,8 @@ destroy, which policy pack an `up` gets, how results, refusals and failures come
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from pulumi import automation as auto
 from components.spec import TenantSpec
 from control_plane.registry.runs import RunMode, StackOperation
 from control_plane.runners.automation import REPO_ROOT, AutomationRunner
-from control_plane.runners.base import RunnerError, StackLocked
+from control_plane.runners.base import LeaseLost, RunnerError, StackLocked
 
 PREFIX = "urn:pulumi:acme::tenants::"
 STACK_URN = f"{PREFIX}pulumi:pulumi:Stack::tenants-acme"
@@ -62,6 +63,8 @@ def _policy_event(level: str) -> auto.EngineEvent:
 class RecordingStack:
     """Answers like `auto.Stack` from an in-memory state and records what it was asked."""
 
+    name = "acme"
+
     def __init__(self) -> None:
         self.state: dict[str, Any] = {
             "manifest": {"version": "v3.200.0"},
@@ -97,13 +100,25 @@ class RecordingStack:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.fail_with: auto.CommandError | None = None
         self.emit: list[auto.EngineEvent] = []
+        self.while_running: Callable[[], None] | None = None
+        """Called in the middle of an operation (e.g. the worker losing its lease)."""
+        self.cancel_fails = False
 
     def _run(self, name: str, on_event: Callable[[auto.EngineEvent], Any], **kwargs: Any) -> None:
         self.calls.append((name, kwargs))
         for event in self.emit:
             on_event(event)
+        if self.while_running is not None:
+            self.while_running()
         if self.fail_with is not None:
             raise self.fail_with
+
+    def cancel(self) -> None:
+        self.calls.append(("cancel", {}))
+        if self.cancel_fails:
+            raise auto.errors.create_command_error(
+                auto.CommandResult("", "error: no stack update is currently running\n", 255)
+            )
 
     def export_stack(self) -> auto.Deployment:
         return auto.Deployment(version=3, deployment=self.state)
@@ -284,3 +299,77 @@ def test_a_locked_stack_is_raised_as_stack_locked(
 
     with pytest.raises(StackLocked, match=rf"^{operation} acme: the stack is locked"):
         getattr(runner, operation)(spec, lambda line: None)
+
+
+class ManualFence:
+    """A job lease the test takes away: `lose` runs what the runner registered."""
+
+    token = 7
+
+    def __init__(self) -> None:
+        self.lost = False
+        self._watchers: list[Callable[[], None]] = []
+
+    def check(self) -> None:
+        if self.lost:
+            raise LeaseLost("job 1 was taken over by another worker")
+
+    @contextmanager
+    def watch(self, on_lost: Callable[[], None]) -> Iterator[None]:
+        self._watchers.append(on_lost)
+        try:
+            yield
+        finally:
+            self._watchers.remove(on_lost)
+
+    def lose(self) -> None:
+        self.lost = True
+        for on_lost in list(self._watchers):
+            on_lost()
+
+
+@pytest.mark.parametrize("operation", ["up", "refresh", "destroy"])
+def test_a_lost_lease_cancels_the_operation_in_progress(
+    runner: AutomationRunner,
+    stack: RecordingStack,
+    spec: TenantSpec,
+    events: list[str],
+    operation: str,
+) -> None:
+    fence = ManualFence()
+    stack.while_running = fence.lose
+    kwargs: dict[str, Any] = {"purge": True} if operation == "destroy" else {}
+
+    getattr(runner, operation)(spec, events.append, fence=fence, **kwargs)
+
+    assert [name for name, _ in stack.calls] == [operation, "cancel"]
+    assert "lease lost to another worker: cancelling the update in progress" in events
+
+
+def test_a_cancel_with_nothing_left_to_cancel_is_only_logged(
+    runner: AutomationRunner, stack: RecordingStack, spec: TenantSpec
+) -> None:
+    fence = ManualFence()
+    stack.while_running = fence.lose
+    stack.cancel_fails = True
+
+    result = runner.up(spec, lambda line: None, fence=fence)
+
+    assert [name for name, _ in stack.calls] == ["up", "cancel"]
+    assert result.operation is StackOperation.UP  # the worker's commit is what is fenced
+
+
+@pytest.mark.parametrize("operation", ["up", "preview", "refresh", "destroy"])
+def test_a_run_that_lost_its_lease_never_touches_the_stack(
+    runner: AutomationRunner, monkeypatch: pytest.MonkeyPatch, spec: TenantSpec, operation: str
+) -> None:
+    opened: list[str] = []
+    monkeypatch.setattr(AutomationRunner, "_stack", lambda self, spec: opened.append(spec))
+    fence = ManualFence()
+    fence.lose()
+    kwargs: dict[str, Any] = {"purge": False} if operation == "destroy" else {}
+
+    with pytest.raises(LeaseLost):
+        getattr(runner, operation)(spec, lambda line: None, fence=fence, **kwargs)
+
+    assert opened == []
