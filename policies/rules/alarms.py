@@ -70,6 +70,7 @@ autoscaling_group_missing_alarms = stack_policy(
     controls=(pci("10.7.2"), hipaa("164.308(a)(1)(ii)(D)"), soc2("CC7.2"), iso("A.8.16")),
     remediation="Add aws.cloudwatch.MetricAlarm resources on CPUUtilization and "
     "GroupInServiceInstances with the AutoScalingGroupName dimension.",
+    resource_types=(AUTOSCALING_GROUP, METRIC_ALARM),
     check=_check_group_alarms,
     topics=("monitoring", "compute"),
 )

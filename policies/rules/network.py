@@ -199,6 +199,7 @@ ec2_vpc_missing_flow_logs = stack_policy(
     severity=Severity.MEDIUM,
     controls=(cis("3.9"), pci("10.2.1"), hipaa("164.312(b)"), soc2("CC7.2"), iso("A.8.15")),
     remediation="Add an aws.ec2.FlowLog for the VPC (traffic_type ALL, to an encrypted log group).",
+    resource_types=(VPC, FLOW_LOG),
     check=_check_flow_logs,
     topics=("network", "logging"),
 )

@@ -98,6 +98,7 @@ s3_bucket_enforce_kms_encryption = stack_policy(
     controls=(pci("3.5.1"), hipaa("164.312(a)(2)(iv)"), soc2("CC6.1"), iso("A.8.24")),
     remediation="Add an aws.s3.BucketServerSideEncryptionConfiguration with sse_algorithm "
     "'aws:kms' and kms_master_key_id set to the tenant key (access-log buckets: AES256).",
+    resource_types=(BUCKET, SSE),
     check=_check_kms_encryption,
     topics=("storage", "encryption"),
 )
@@ -181,6 +182,7 @@ s3_bucket_missing_public_access_block = stack_policy(
     severity=Severity.HIGH,
     controls=(cis("2.1.4"), pci("1.4.1"), soc2("CC6.1"), iso("A.8.3")),
     remediation="Add an aws.s3.BucketPublicAccessBlock for the bucket.",
+    resource_types=(BUCKET, PUBLIC_ACCESS_BLOCK),
     check=_missing(PUBLIC_ACCESS_BLOCK, "public access block (aws.s3.BucketPublicAccessBlock)"),
     topics=("storage", "public-access"),
 )
@@ -234,6 +236,7 @@ s3_bucket_missing_tls_policy = stack_policy(
     severity=Severity.HIGH,
     controls=(cis("2.1.1"), pci("4.2.1"), hipaa("164.312(e)(1)"), soc2("CC6.7")),
     remediation="Add an aws.s3.BucketPolicy denying requests without aws:SecureTransport.",
+    resource_types=(BUCKET, BUCKET_POLICY),
     check=_missing(BUCKET_POLICY, "bucket policy (aws.s3.BucketPolicy) enforcing TLS"),
     topics=("storage", "encryption-in-transit"),
 )
@@ -288,6 +291,7 @@ s3_bucket_missing_versioning = stack_policy(
     severity=Severity.MEDIUM,
     controls=(hipaa("164.312(c)(1)"), soc2("A1.2"), iso("A.8.13")),
     remediation="Add an aws.s3.BucketVersioning for the bucket.",
+    resource_types=(BUCKET, VERSIONING),
     check=_missing(VERSIONING, "versioning configuration (aws.s3.BucketVersioning)"),
     topics=("storage", "backup"),
 )
@@ -310,6 +314,7 @@ s3_bucket_missing_access_logging = stack_policy(
     severity=Severity.MEDIUM,
     controls=(cis("3.6"), pci("10.2.1"), hipaa("164.312(b)"), soc2("CC7.2"), iso("A.8.15")),
     remediation="Add an aws.s3.BucketLogging targeting the tenant's access-log bucket.",
+    resource_types=(BUCKET, LOGGING),
     check=_check_access_logging,
     topics=("storage", "logging"),
 )
@@ -338,6 +343,7 @@ s3_bucket_missing_ownership_controls = stack_policy(
     severity=Severity.MEDIUM,
     controls=(pci("7.2.1"), soc2("CC6.1"), iso("A.5.15")),
     remediation="Add an aws.s3.BucketOwnershipControls with 'BucketOwnerEnforced'.",
+    resource_types=(BUCKET, OWNERSHIP),
     check=_missing(OWNERSHIP, "ownership controls (aws.s3.BucketOwnershipControls)"),
     topics=("storage", "access-control"),
 )

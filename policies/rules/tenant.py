@@ -317,6 +317,7 @@ tenant_iam_policy_enforce_isolation = stack_policy(
     controls=(pci("7.2.1"), hipaa("164.312(a)(1)"), soc2("CC6.3"), iso("A.8.3")),
     remediation="Scope Resource to ARNs of this stack's resources or names carrying the tenant "
     "id; actions that only work on '*' go in globalActions.",
+    resource_types=PERMISSION_DOCUMENT_TYPES,
     check=_check_isolation,
     config={
         "globalActions": {
