@@ -230,13 +230,14 @@ def objects(value: Any) -> list[Mapping[str, Any]]:
 def strings(value: Any) -> list[str]:
     """A string-or-list property (IAM `Action`, `Resource`) as a list of strings.
 
-    Numbers and booleans (an account id read as a number) become their string form.
+    Numbers and booleans (an account id read as a number, a JSON `false`) become their
+    string form; nested objects are skipped.
     """
-    value = resolved(value)
-    if isinstance(value, str):
-        return [value]
+    values = items(value) if not isinstance(resolved(value), str) else [value]
+    if not values and value is not None and not isinstance(value, Sequence | Mapping):
+        values = [value]
     result: list[str] = []
-    for element in map(resolved, items(value)):
+    for element in map(resolved, values):
         if isinstance(element, str):
             result.append(element)
         elif isinstance(element, bool):

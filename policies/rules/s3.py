@@ -193,12 +193,13 @@ def _denies_insecure_transport(statement: Statement) -> bool:
         return False
     if not statement.grants("s3:GetObject"):
         return False
-    for operator, clause in statement.conditions.items():
-        for key, value in mapping(clause).items():
-            values = [str(v).lower() for v in (value if isinstance(value, list) else [value])]
-            if operator == "Bool" and key == "aws:SecureTransport" and "false" in values:
-                return True
-    return False
+    return any(
+        clause.key == "aws:securetransport"
+        and clause.test == "bool"
+        and clause.quantifier != "forallvalues"
+        and "false" in (v.strip().lower() for v in clause.values)
+        for clause in statement.clauses
+    )
 
 
 def _statements_or_report(document: Any, report: Report) -> list[Statement] | None:
@@ -245,10 +246,10 @@ s3_bucket_missing_tls_policy = stack_policy(
 def _check_public_policy(args: ResourceValidationArgs, report: Report, _: Any) -> None:
     statements = _statements_or_report(args.props.get("policy", ""), report)
     for statement in statements or ():
-        if statement.allows and statement.public_principal and not statement.conditions:
+        if statement.unrestricted_public:
             report(
                 f"allows {', '.join(statement.actions) or 'actions'} to everyone ('*') "
-                f"without a condition in {statement.name}"
+                f"{statement.why_unrestricted()}"
             )
 
 
@@ -257,8 +258,9 @@ s3_bucket_disallow_public_policy = resource_policy(
     description="S3 bucket policies do not allow anonymous access.",
     severity=Severity.CRITICAL,
     controls=(cis("2.1.4"), pci("1.4.1"), hipaa("164.312(a)(1)"), soc2("CC6.1"), iso("A.8.3")),
-    remediation="Name the principals that need access, or add a condition (e.g. "
-    "aws:SourceAccount) to statements with Principal '*'.",
+    remediation="Name the principals that need access, or restrict statements with Principal "
+    "'*' by a condition on the principal or source (aws:PrincipalOrgID, aws:SourceArn, "
+    "aws:SourceVpce...); aws:SecureTransport alone restricts no one.",
     resource_types=(BUCKET_POLICY,),
     check=_check_public_policy,
     topics=("storage", "public-access"),

@@ -61,12 +61,15 @@ def res(
     )
 
 
-def provider(region: str = "eu-west-1", tags: dict[str, str] | None = None) -> PlannedResource:
+def provider(
+    region: str = "eu-west-1", tags: dict[str, str] | None = None, **inputs: Any
+) -> PlannedResource:
+    """The tenant's provider; `inputs` adds provider inputs such as `allowedAccountIds`."""
     default_tags = json.dumps({"tags": TAGS if tags is None else tags})
     return res(
         "pulumi:providers:aws",
         "acme-aws",
-        {"region": region, "defaultTags": default_tags},
+        {"region": region, "defaultTags": default_tags, **inputs},
         provider=None,
     )
 

@@ -298,3 +298,66 @@ def test_ownership_other_than_enforced() -> None:
         "BucketOwnershipControls 'own' sets object ownership 'ObjectWriter'; "
         "'BucketOwnerEnforced' disables ACLs"
     ]
+
+
+@pytest.mark.parametrize(
+    ("condition", "enforced"),
+    [
+        ({"Bool": {"aws:SecureTransport": "false"}}, True),
+        ({"Bool": {"aws:SecureTransport": False}}, True),
+        ({"BoolIfExists": {"aws:SecureTransport": ["false"]}}, True),
+        ({"Bool": {"AWS:SECURETRANSPORT": "FALSE"}}, True),
+        ({"Bool": {"aws:SecureTransport": "true"}}, False),
+        ({"Bool": [{"aws:SecureTransport": "false"}]}, True),
+        ({"StringEquals": {"aws:SecureTransport": "false"}}, False),
+        ("Bool", False),
+    ],
+)
+def test_tls_deny_condition_shapes(condition: Any, enforced: bool) -> None:
+    document = policy_document(
+        {
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": "arn:aws:s3:::acme-data-1a2b/*",
+            "Condition": condition,
+        }
+    )
+    resource = res(s3.BUCKET_POLICY, "acme-policy", {"bucket": "b", "policy": document})
+    assert (violations(s3.s3_bucket_enforce_tls_only, resource) == []) is enforced
+
+
+def test_secure_transport_does_not_make_a_public_statement_private() -> None:
+    public = policy_document(
+        {
+            "Sid": "Public",
+            "Effect": "Allow",
+            "Principal": {"AWS": "*"},
+            "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::acme-data-1a2b/*",
+            "Condition": {"Bool": {"aws:SecureTransport": "true"}},
+        }
+    )
+    resource = res(s3.BUCKET_POLICY, "acme-policy", {"bucket": "b", "policy": public})
+    assert violations(s3.s3_bucket_disallow_public_policy, resource) == [
+        "BucketPolicy 'acme-policy' allows s3:GetObject to everyone ('*') in statement 'Public'; "
+        "its condition on aws:SecureTransport restricts neither the principal nor the source"
+    ]
+
+
+def test_cloudfront_origin_access_with_a_source_arn_is_not_public() -> None:
+    oac = policy_document(
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudfront.amazonaws.com"},
+            "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::acme-data-1a2b/*",
+            "Condition": {
+                "StringEquals": {
+                    "AWS:SourceArn": "arn:aws:cloudfront::123456789012:distribution/E1"
+                }
+            },
+        }
+    )
+    resource = res(s3.BUCKET_POLICY, "acme-policy", {"bucket": "b", "policy": oac})
+    assert violations(s3.s3_bucket_disallow_public_policy, resource) == []
