@@ -6,10 +6,32 @@ from types import ModuleType
 
 from pulumi_policy import Policy
 
-from policies.rules import alarms, compute, data, iam, kms, network, s3, tenant
+from policies.rules import (
+    alarms,
+    compute,
+    data,
+    iam,
+    kms,
+    messaging,
+    network,
+    s3,
+    secrets,
+    tenant,
+)
 
 PACK_NAME = "tenants-compliance"
-RULE_MODULES: tuple[ModuleType, ...] = (s3, kms, network, compute, iam, data, alarms, tenant)
+RULE_MODULES: tuple[ModuleType, ...] = (
+    s3,
+    kms,
+    network,
+    compute,
+    iam,
+    data,
+    messaging,
+    secrets,
+    alarms,
+    tenant,
+)
 
 
 def _policies_in(module: ModuleType) -> list[Policy]:
