@@ -13,8 +13,6 @@ unknown description cannot turn an open port into "can't run during preview".
 
 from __future__ import annotations
 
-import base64
-import binascii
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NoReturn
@@ -306,11 +304,3 @@ def kind_of(resource_type: str) -> str:
     if resource_type.startswith("pulumi:providers:"):
         return "Provider"
     return resource_type.rsplit(":", 1)[-1]
-
-
-def decode_user_data(value: str) -> str:
-    """Launch template user data is base64; fall back to the raw text if it is not."""
-    try:
-        return base64.b64decode(value, validate=True).decode("utf-8", errors="replace")
-    except (binascii.Error, ValueError):
-        return value
