@@ -10,13 +10,16 @@ from policies.rules import (
     alarms,
     compute,
     data,
+    functions,
     iam,
     kms,
+    load_balancing,
     messaging,
     network,
     s3,
     secrets,
     tenant,
+    trail,
 )
 
 PACK_NAME = "tenants-compliance"
@@ -29,6 +32,9 @@ RULE_MODULES: tuple[ModuleType, ...] = (
     data,
     messaging,
     secrets,
+    functions,
+    load_balancing,
+    trail,
     alarms,
     tenant,
 )
