@@ -86,6 +86,8 @@ _VPC_KEYS = frozenset({"aws:sourcevpc"})
 _VPCE_KEYS = frozenset({"aws:sourcevpce"})
 _IP_KEYS = frozenset({"aws:sourceip"})
 EXTERNAL_ID_KEY = "sts:externalid"
+_SUBJECT_SUFFIX = ":sub"
+"""`token.actions.githubusercontent.com:sub`, `oidc.eks...:sub`: who a web identity is."""
 
 _STRING_TESTS = frozenset({"stringequals", "stringequalsignorecase", "stringlike"})
 _ARN_TESTS = frozenset({"arnequals", "arnlike", *_STRING_TESTS})
@@ -124,6 +126,8 @@ class Clause:
         if check is not None:
             tests, valid = check
             return self.test in tests and all(valid(self, v.strip()) for v in self.values)
+        if self.key.endswith(_SUBJECT_SUFFIX):
+            return self.test in _STRING_TESTS and all(_subject(v.strip()) for v in self.values)
         if self.key in _IP_KEYS:
             networks = [parse_network(v) for v in self.values]
             if self.test not in _IP_TESTS or any(n is None for n in networks):
@@ -182,6 +186,18 @@ def _vpce(clause: Clause, value: str) -> bool:
 
 def _user(clause: Clause, value: str) -> bool:
     return _concrete(value)
+
+
+def _subject(value: str) -> bool:
+    """A web identity subject that names someone: `repo:org/...`, not `repo:*` or `*`."""
+    prefix = re.split(r"[*?]", value, maxsplit=1)[0]
+    if prefix == value:
+        return bool(value)
+    if prefix.startswith("repo:"):
+        return "/" in prefix  # at least the GitHub organization is named
+    if prefix.startswith("system:serviceaccount:"):
+        return prefix.count(":") >= 3  # at least the Kubernetes namespace is named
+    return len(prefix) >= 8
 
 
 def _external_id(clause: Clause, value: str) -> bool:
@@ -349,6 +365,17 @@ class Statement:
             return tuple(dict.fromkeys((*named, *sorted(pinned))))
         return named
 
+    @property
+    def open_web_identity(self) -> str | None:
+        """The OIDC provider of an Allow that any of its identities may use (no subject pinned)."""
+        if not self.allows:
+            return None
+        providers = [p for p in self.principals.get("Federated", ()) if _is_oidc(p)]
+        if not providers:
+            return None
+        pinned = any(c.key.endswith(_SUBJECT_SUFFIX) and c.restricts() for c in self.clauses)
+        return None if pinned else providers[0]
+
     def why_unrestricted(self) -> str:
         """How a finding about an unrestricted statement ends."""
         ignored = self.restriction.ignored
@@ -358,6 +385,13 @@ class Statement:
             f"in {self.name}; its condition on {', '.join(ignored)} restricts neither the "
             "principal nor the source"
         )
+
+
+def _is_oidc(principal: str) -> bool:
+    """An OpenID Connect provider (GitHub, EKS, GitLab...), as opposed to a SAML one."""
+    return ":oidc-provider/" in principal or (
+        ":saml-provider/" not in principal and "." in principal
+    )
 
 
 def _matches(pattern: str, action: str) -> bool:
@@ -429,6 +463,7 @@ _IDENTIFIER_KEYS = {
     SNS_TOPIC_POLICY: "arn",
     SECRET_POLICY: "secretArn",
     "aws:lambda/permission:Permission": "function",
+    "aws:kms/grant:Grant": "keyId",
 }
 _OWN_ARN_SERVICES = frozenset({"sqs", "sns", "kms", "secretsmanager", "lambda"})
 

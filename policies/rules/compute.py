@@ -11,6 +11,7 @@ from policies.credentials import credentials_in, decode_user_data
 from policies.define import Report, resource_policy, within
 from policies.frameworks import cis, hipaa, iso, pci, soc2
 from policies.props import as_bool, as_int, items, mapping, text
+from policies.rules.kms import customer_key
 
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 INSTANCE = "aws:ec2/instance:Instance"
@@ -56,7 +57,7 @@ def _check_ebs_encryption(args: ResourceValidationArgs, report: Report, config: 
     for device, ebs in volumes:
         if as_bool(ebs.get("encrypted")) is not True:
             report(f"does not encrypt EBS volume {device}")
-        elif config["requireCustomerKey"] and not ebs.get("kmsKeyId"):
+        elif config["requireCustomerKey"] and not customer_key(ebs.get("kmsKeyId")):
             report(f"encrypts EBS volume {device} with the AWS-managed key, not the tenant key")
 
 
@@ -181,20 +182,20 @@ ec2_instance_disallow_public_ip = resource_policy(
 )
 
 
-def _volume_problem(device: str, volume: Any, customer_key: bool) -> str | None:
+def _volume_problem(device: str, volume: Any, require_customer_key: bool) -> str | None:
     if as_bool(mapping(volume).get("encrypted")) is not True:
         return f"does not encrypt {device}"
-    if customer_key and not text(mapping(volume).get("kmsKeyId")):
+    if require_customer_key and not customer_key(mapping(volume).get("kmsKeyId")):
         return f"encrypts {device} with the AWS-managed key, not the tenant key"
     return None
 
 
 def _check_instance_volumes(args: ResourceValidationArgs, report: Report, config: Any) -> None:
-    customer_key = bool(config["requireCustomerKey"])
+    require = bool(config["requireCustomerKey"])
     with within():
         root = args.props.get("rootBlockDevice")
         if root is not None:
-            problem = _volume_problem("its root volume", root, customer_key)
+            problem = _volume_problem("its root volume", root, require)
             if problem:
                 report(problem)
         elif not args.props.get("launchTemplate"):
@@ -202,7 +203,7 @@ def _check_instance_volumes(args: ResourceValidationArgs, report: Report, config
     for index, volume in enumerate(items(args.props.get("ebsBlockDevices"))):
         with within():
             device = text(mapping(volume).get("deviceName")) or f"EBS volume {index}"
-            problem = _volume_problem(device, volume, customer_key)
+            problem = _volume_problem(device, volume, require)
             if problem:
                 report(problem)
 

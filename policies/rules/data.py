@@ -10,6 +10,7 @@ from pulumi_policy import ResourceValidationArgs, Severity
 from policies.define import Report, resource_policy
 from policies.frameworks import cis, hipaa, iso, pci, soc2
 from policies.props import as_bool, as_int, mapping, text
+from policies.rules.kms import customer_key
 
 TABLE = "aws:dynamodb/table:Table"
 TOPIC = "aws:sns/topic:Topic"
@@ -23,7 +24,7 @@ def _check_table_kms(args: ResourceValidationArgs, report: Report, _: Any) -> No
     sse = mapping(args.props.get("serverSideEncryption"))
     if as_bool(sse.get("enabled")) is not True:
         report("is encrypted with an AWS-owned key; enable serverSideEncryption with KMS")
-    elif not sse.get("kmsKeyArn"):
+    elif not customer_key(sse.get("kmsKeyArn")):
         report("uses the AWS-managed aws/dynamodb key; set kmsKeyArn to the tenant key")
 
 
@@ -103,7 +104,7 @@ cloudwatch_log_group_configure_retention = resource_policy(
 
 
 def _check_log_kms(args: ResourceValidationArgs, report: Report, _: Any) -> None:
-    if not args.props.get("kmsKeyId"):
+    if not customer_key(args.props.get("kmsKeyId")):
         report("is not encrypted with a customer-managed key; set kmsKeyId")
 
 
@@ -140,7 +141,7 @@ rds_instance_disallow_public_access = resource_policy(
 def _check_rds_encryption(args: ResourceValidationArgs, report: Report, _: Any) -> None:
     if as_bool(args.props.get("storageEncrypted")) is not True:
         report("does not encrypt its storage")
-    elif not args.props.get("kmsKeyId"):
+    elif not customer_key(args.props.get("kmsKeyId")):
         report("encrypts storage with the AWS-managed aws/rds key, not the tenant key")
 
 

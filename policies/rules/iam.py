@@ -30,6 +30,7 @@ USER_POLICY = "aws:iam/userPolicy:UserPolicy"
 USER_POLICY_ATTACHMENT = "aws:iam/userPolicyAttachment:UserPolicyAttachment"
 POLICY_ATTACHMENT = "aws:iam/policyAttachment:PolicyAttachment"
 LAMBDA_PERMISSION = "aws:lambda/permission:Permission"
+KMS_GRANT = "aws:kms/grant:Grant"
 ATTACHMENT_TYPES = (
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
     POLICY_ATTACHMENT,
@@ -201,14 +202,23 @@ def _check_wildcard_trust(args: ResourceValidationArgs, report: Report, _: Any) 
                 else ""
             )
             report(f"can be assumed by anyone ('*') per {s.name} of its trust policy{why}")
+        provider = s.open_web_identity
+        if provider:
+            report(
+                f"can be assumed by any identity of {provider} per {s.name} of its trust "
+                "policy; pin the subject with a condition on its ':sub' key"
+            )
 
 
 iam_role_disallow_wildcard_trust = resource_policy(
     name="aws-iam-role-disallow-wildcard-trust",
-    description="IAM roles cannot be assumed by every principal.",
+    description="IAM roles cannot be assumed by every principal, nor by every identity of a "
+    "web identity provider.",
     severity=Severity.CRITICAL,
     controls=(pci("7.2.1"), hipaa("164.312(a)(1)"), soc2("CC6.1"), iso("A.5.15")),
-    remediation="Name the service or account principals that may assume the role.",
+    remediation="Name the service or account principals that may assume the role; for web "
+    "identities (GitHub Actions, EKS) add StringEquals/StringLike on '<provider>:sub' naming "
+    "the repository or service account.",
     resource_types=(ROLE,),
     check=_check_wildcard_trust,
     topics=("iam", "trust"),
@@ -253,6 +263,14 @@ iam_role_enforce_external_id = resource_policy(
 )
 
 
+_NOT_ALLOWED = "only the resource's own account and allowedAccounts may be granted access"
+_PRINCIPAL_PROPS = {
+    LAMBDA_PERMISSION: ("principal", "invoke the function"),
+    KMS_GRANT: ("granteePrincipal", "use the key through a grant"),
+}
+"""Resources that grant one principal, named by a prop, instead of carrying a document."""
+
+
 def _allowed_accounts(config: Any) -> set[str]:
     allowed = {str(a) for a in config["allowedAccounts"]}
     operator = operator_account()
@@ -263,12 +281,12 @@ def _allowed_accounts(config: Any) -> set[str]:
 
 def _check_untrusted_accounts(args: ResourceValidationArgs, report: Report, config: Any) -> None:
     allowed = _allowed_accounts(config)
-    if args.resource_type == LAMBDA_PERMISSION:
-        principal = text(args.props.get("principal"))
-        account = arn_account(principal)
+    if args.resource_type in _PRINCIPAL_PROPS:
+        key, verb = _PRINCIPAL_PROPS[args.resource_type]
+        account = arn_account(text(args.props.get(key)))
         own = own_accounts(args.resource_type, args.props, (), _provider_props(args))
         if account and account not in own | allowed:
-            report(f"lets account {account} invoke the function; {_NOT_ALLOWED}")
+            report(f"lets account {account} {verb}; {_NOT_ALLOWED}")
         return
     found = resource_document(args.resource_type, args.props)
     if found is None:
@@ -287,8 +305,6 @@ def _check_untrusted_accounts(args: ResourceValidationArgs, report: Report, conf
                 report(f"grants account(s) {accounts} in {s.name} of its {what}; {_NOT_ALLOWED}")
 
 
-_NOT_ALLOWED = "only the resource's own account and allowedAccounts may be granted access"
-
 iam_resource_policy_disallow_untrusted_accounts = resource_policy(
     name="aws-iam-resource-policy-disallow-untrusted-accounts",
     description="Resource policies and trust policies grant no AWS account outside the allow-list.",
@@ -296,7 +312,7 @@ iam_resource_policy_disallow_untrusted_accounts = resource_policy(
     controls=(pci("7.2.1"), hipaa("164.312(a)(1)"), soc2("CC6.1"), iso("A.5.15")),
     remediation="Remove the other account, or add it to allowedAccounts once it is trusted. "
     "A tenant's operator account (operator.account_id of its spec) is allowed for its stack.",
-    resource_types=(*RESOURCE_DOCUMENTS, LAMBDA_PERMISSION),
+    resource_types=(*RESOURCE_DOCUMENTS, LAMBDA_PERMISSION, KMS_GRANT),
     check=_check_untrusted_accounts,
     config={
         "allowedAccounts": {

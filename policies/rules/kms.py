@@ -16,6 +16,12 @@ KEY_POLICY = KMS_KEY_POLICY
 SYMMETRIC = "SYMMETRIC_DEFAULT"
 
 
+def customer_key(value: Any) -> bool:
+    """Whether a key reference names a customer-managed key, not an AWS-managed `alias/aws/*`."""
+    key = text(value).strip()
+    return bool(key) and "alias/aws/" not in key
+
+
 def _check_rotation(args: ResourceValidationArgs, report: Report, _: Any) -> None:
     spec = text(args.props.get("customerMasterKeySpec")) or SYMMETRIC
     if spec != SYMMETRIC:

@@ -16,8 +16,7 @@ from policies.iam_documents import (
     public_document_findings,
 )
 from policies.props import as_bool, text
-
-AWS_MANAGED_SQS_KEY = "alias/aws/sqs"
+from policies.rules.kms import customer_key
 
 
 def check_public_document(args: ResourceValidationArgs, report: Report, _: Any) -> None:
@@ -54,7 +53,7 @@ def _check_queue_encryption(args: ResourceValidationArgs, report: Report, config
     key = text(args.props.get("kmsMasterKeyId"))
     customer = bool(config["requireCustomerKey"])
     if key:
-        if customer and key == AWS_MANAGED_SQS_KEY:
+        if customer and not customer_key(key):
             report(f"is encrypted with the AWS-managed key {key}, not a customer-managed key")
         return
     managed = as_bool(args.props.get("sqsManagedSseEnabled"))

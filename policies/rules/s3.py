@@ -26,6 +26,7 @@ from policies.define import (
 from policies.frameworks import cis, hipaa, iso, pci, soc2
 from policies.iam_documents import InvalidDocumentError, Statement, parse_document
 from policies.props import as_bool, items, known, mapping, objects, tags_of, text
+from policies.rules.kms import customer_key
 from policies.tenancy import plan_of
 
 BUCKET = "aws:s3/bucket:Bucket"
@@ -41,6 +42,7 @@ WEBSITE = "aws:s3/bucketWebsiteConfiguration:BucketWebsiteConfiguration"
 WEBSITE_V2 = "aws:s3/bucketWebsiteConfigurationV2:BucketWebsiteConfigurationV2"
 ACL = "aws:s3/bucketAcl:BucketAcl"
 PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+ACCOUNT_PUBLIC_ACCESS_BLOCK = "aws:s3/accountPublicAccessBlock:AccountPublicAccessBlock"
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
 LOGGING = "aws:s3/bucketLogging:BucketLogging"
@@ -85,7 +87,7 @@ def _encryption_problem(bucket: PolicyResource, rule: Any) -> str | None:
     default = mapping(mapping(rule).get("applyServerSideEncryptionByDefault"))
     algorithm = text(default.get("sseAlgorithm"))
     if algorithm in KMS_ALGORITHMS:
-        if text(default.get("kmsMasterKeyId")):
+        if customer_key(default.get("kmsMasterKeyId")):
             return None
         return (
             f"uses {algorithm} without kmsMasterKeyId (the AWS-managed key); "
@@ -141,7 +143,7 @@ def _check_encryption_algorithm(args: ResourceValidationArgs, report: Report, co
             default = mapping(entry.get("applyServerSideEncryptionByDefault"))
             algorithm = text(default.get("sseAlgorithm"))
             if algorithm in KMS_ALGORITHMS:
-                if not text(default.get("kmsMasterKeyId")):
+                if not customer_key(default.get("kmsMasterKeyId")):
                     report(
                         f"uses {algorithm} without kmsMasterKeyId (the AWS-managed key); name "
                         "the tenant's customer-managed key"
@@ -228,12 +230,12 @@ def _check_public_access_block(args: ResourceValidationArgs, report: Report, _: 
 
 s3_bucket_configure_public_access_block = resource_policy(
     name="aws-s3-bucket-configure-public-access-block",
-    description="S3 public access blocks turn on all four flags.",
+    description="S3 public access blocks (of buckets and of the account) turn on all four flags.",
     severity=Severity.HIGH,
     controls=(cis("2.1.4"), pci("1.4.1"), hipaa("164.312(a)(1)"), soc2("CC6.1"), iso("A.8.3")),
     remediation="Set block_public_acls, block_public_policy, ignore_public_acls and "
     "restrict_public_buckets to True.",
-    resource_types=(PUBLIC_ACCESS_BLOCK,),
+    resource_types=(PUBLIC_ACCESS_BLOCK, ACCOUNT_PUBLIC_ACCESS_BLOCK),
     check=_check_public_access_block,
     topics=("storage", "public-access"),
 )

@@ -24,15 +24,14 @@ from policies.define import (
 from policies.frameworks import hipaa, iso, pci, soc2
 from policies.iam_documents import SECRET, SECRET_POLICY
 from policies.props import as_bool, as_int, mapping, text
+from policies.rules.kms import customer_key
 from policies.rules.messaging import check_public_document
 
 ROTATION = "aws:secretsmanager/secretRotation:SecretRotation"
-AWS_MANAGED_KEY = "alias/aws/secretsmanager"
 
 
 def _check_customer_key(args: ResourceValidationArgs, report: Report, _: Any) -> None:
-    key = text(args.props.get("kmsKeyId"))
-    if not key or key.endswith(AWS_MANAGED_KEY):
+    if not customer_key(args.props.get("kmsKeyId")):
         report("is encrypted with the AWS-managed aws/secretsmanager key; set kmsKeyId")
 
 

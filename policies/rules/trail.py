@@ -8,7 +8,8 @@ from pulumi_policy import ResourceValidationArgs, Severity
 
 from policies.define import Report, resource_policy
 from policies.frameworks import cis, hipaa, iso, pci, soc2
-from policies.props import as_bool, text
+from policies.props import as_bool
+from policies.rules.kms import customer_key
 
 TRAIL = "aws:cloudtrail/trail:Trail"
 
@@ -65,8 +66,8 @@ cloudtrail_trail_enable_log_file_validation = resource_policy(
 
 
 def _check_trail_kms(args: ResourceValidationArgs, report: Report, _: Any) -> None:
-    if not text(args.props.get("kmsKeyId")):
-        report("does not encrypt its log files with KMS; set kmsKeyId")
+    if not customer_key(args.props.get("kmsKeyId")):
+        report("does not encrypt its log files with a customer-managed key; set kmsKeyId")
 
 
 cloudtrail_trail_enforce_kms_encryption = resource_policy(

@@ -208,3 +208,23 @@ def test_aurora_cluster_instances_are_not_public() -> None:
     assert violations(policy, one(data.RDS_CLUSTER_INSTANCE, "acme-db-1", public)) == [
         "ClusterInstance 'acme-db-1' is publicly accessible"
     ]
+
+
+@pytest.mark.parametrize(
+    ("policy", "type_", "inputs", "path"),
+    [
+        (
+            data.dynamodb_table_enforce_kms_encryption,
+            data.TABLE,
+            TABLE,
+            "serverSideEncryption.kmsKeyArn",
+        ),
+        (data.cloudwatch_log_group_enforce_kms_encryption, data.LOG_GROUP, LOG_GROUP, "kmsKeyId"),
+        (data.rds_instance_enforce_storage_encryption, data.RDS_INSTANCE, RDS, "kmsKeyId"),
+    ],
+)
+def test_aws_managed_keys_are_not_customer_keys(
+    policy: Any, type_: str, inputs: dict[str, Any], path: str
+) -> None:
+    managed = changed(inputs, path, "arn:aws:kms:eu-west-1:123456789012:alias/aws/rds")
+    assert len(violations(policy, one(type_, "acme-thing", managed))) == 1

@@ -349,3 +349,58 @@ def test_policy_attachments_to_roles_and_groups_are_not_user_policies() -> None:
         {"roles": ["r"], "groups": ["g"], "users": [], "policyArn": "arn:aws:iam::1:policy/p"},
     )
     assert violations(iam.iam_user_disallow_policies, attachment) == []
+
+
+GITHUB = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
+
+
+@pytest.mark.parametrize(
+    ("condition", "open_"),
+    [
+        ({"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}}, True),
+        ({"StringLike": {"token.actions.githubusercontent.com:sub": "repo:*"}}, True),
+        ({"StringLike": {"token.actions.githubusercontent.com:sub": "*"}}, True),
+        ({"StringLike": {"token.actions.githubusercontent.com:sub": "repo:acme*"}}, True),
+        (None, True),
+        ({"StringLike": {"token.actions.githubusercontent.com:sub": "repo:acme/app:*"}}, False),
+        (
+            {
+                "StringEquals": {
+                    "token.actions.githubusercontent.com:sub": "repo:acme/app:ref:refs/heads/main",
+                    "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+                }
+            },
+            False,
+        ),
+    ],
+)
+def test_web_identity_trust_pins_the_subject(condition: Any, open_: bool) -> None:
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"Federated": GITHUB},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+    }
+    if condition:
+        statement["Condition"] = condition
+    messages = violations(
+        iam.iam_role_disallow_wildcard_trust, role(assumeRolePolicy=policy_document(statement))
+    )
+    if open_:
+        assert messages == [
+            "Role 'acme-workload-role' can be assumed by any identity of "
+            f"{GITHUB} per a statement of its trust policy; pin the subject with a condition "
+            "on its ':sub' key"
+        ]
+    else:
+        assert messages == []
+
+
+def test_saml_federation_is_the_organizations_own_identity_provider() -> None:
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"Federated": "arn:aws:iam::123456789012:saml-provider/Okta"},
+        "Action": "sts:AssumeRoleWithSAML",
+        "Condition": {"StringEquals": {"SAML:aud": "https://signin.aws.amazon.com/saml"}},
+    }
+    trust = policy_document(statement)
+    assert violations(iam.iam_role_disallow_wildcard_trust, role(assumeRolePolicy=trust)) == []

@@ -238,3 +238,26 @@ def test_documents_given_as_objects_are_read_too() -> None:
     )
     topic_policy = res(SNS_TOPIC_POLICY, "acme-topic-policy", {**inputs, "policy": document})
     assert len(violations(messaging.sns_topic_disallow_public_policy, topic_policy)) == 1
+
+
+@pytest.mark.parametrize(
+    ("grantee", "flagged"),
+    [
+        (f"arn:aws:iam::{STRANGER}:role/reader", True),
+        (f"arn:aws:iam::{ACCOUNT}:role/reader", False),
+    ],
+)
+def test_kms_grants_to_other_accounts(grantee: str, flagged: bool) -> None:
+    grant = res(
+        iam.KMS_GRANT,
+        "acme-grant",
+        {
+            "keyId": f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/k-1",
+            "granteePrincipal": grantee,
+            "operations": ["Decrypt"],
+        },
+    )
+    messages = violations(UNTRUSTED, grant)
+    assert bool(messages) is flagged
+    if flagged:
+        assert f"lets account {STRANGER} use the key through a grant" in messages[0]

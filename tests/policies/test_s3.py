@@ -440,3 +440,22 @@ def test_v2_companions_count_for_presence() -> None:
         depends_on=(bucket,),
     )
     assert violations(s3.s3_bucket_missing_versioning, bucket, *rest, versioning) == []
+
+
+def test_the_account_public_access_block_needs_all_four_flags() -> None:
+    policy = s3.s3_bucket_configure_public_access_block
+    account_block = {k: v for k, v in PUBLIC_ACCESS_BLOCK.items() if k != "bucket"}
+    assert violations(policy, res(s3.ACCOUNT_PUBLIC_ACCESS_BLOCK, "pab", account_block)) == []
+    weak = changed(account_block, "restrictPublicBuckets", "false")
+    assert violations(policy, res(s3.ACCOUNT_PUBLIC_ACCESS_BLOCK, "pab", weak)) == [
+        "AccountPublicAccessBlock 'pab' leaves restrictPublicBuckets off; all four flags must be "
+        "true"
+    ]
+
+
+def test_an_aws_managed_key_is_not_a_customer_key() -> None:
+    managed = changed(
+        SSE_KMS, "rules.0.applyServerSideEncryptionByDefault.kmsMasterKeyId", "alias/aws/s3"
+    )
+    [message] = violations(s3.s3_bucket_enforce_kms_encryption, *data_bucket(sse=managed))
+    assert "uses aws:kms without kmsMasterKeyId (the AWS-managed key)" in message
