@@ -137,11 +137,20 @@ class Clause:
 
     def accounts(self) -> frozenset[str] | None:
         """The accounts a restricting principal test pins the caller to, if it pins accounts."""
+        return self._pinned(_PRINCIPAL_ACCOUNT_KEYS, _PRINCIPAL_ARN_KEYS)
+
+    def source_accounts(self) -> frozenset[str] | None:
+        """The accounts a restricting source test pins the calling service's resource to."""
+        return self._pinned(_SOURCE_ACCOUNT_KEYS, _SOURCE_ARN_KEYS)
+
+    def _pinned(
+        self, account_keys: frozenset[str], arn_keys: frozenset[str]
+    ) -> frozenset[str] | None:
         if not self.restricts():
             return None
-        if self.key in _PRINCIPAL_ACCOUNT_KEYS:
+        if self.key in account_keys:
             return frozenset(v.strip() for v in self.values)
-        if self.key in _PRINCIPAL_ARN_KEYS:
+        if self.key in arn_keys:
             found = {arn_account(v.strip()) for v in self.values}
             return None if None in found else frozenset(a for a in found if a)
         return None
@@ -259,6 +268,8 @@ class Restriction:
     """The restricting condition keys, as written."""
     accounts: frozenset[str] | None
     """Accounts the caller is pinned to, when a condition pins accounts."""
+    sources: frozenset[str] | None
+    """Accounts whose resources a calling service must act for, when a condition pins them."""
     external_ids: tuple[str, ...]
     """Values of a restricting `sts:ExternalId` test."""
     ignored: tuple[str, ...]
@@ -273,6 +284,7 @@ def restriction_of(clauses: Iterable[Clause]) -> Restriction:
     keys: list[str] = []
     ignored: list[str] = []
     accounts: frozenset[str] | None = None
+    sources: frozenset[str] | None = None
     external_ids: list[str] = []
     for clause in clauses:
         if not clause.restricts():
@@ -282,11 +294,15 @@ def restriction_of(clauses: Iterable[Clause]) -> Restriction:
         pinned = clause.accounts()
         if pinned is not None:
             accounts = pinned if accounts is None else accounts & pinned
+        source = clause.source_accounts()
+        if source is not None:
+            sources = source if sources is None else sources & source
         if clause.key == EXTERNAL_ID_KEY:
             external_ids.extend(v.strip() for v in clause.values)
     return Restriction(
         keys=tuple(dict.fromkeys(keys)),
         accounts=accounts,
+        sources=sources,
         external_ids=tuple(external_ids),
         ignored=tuple(dict.fromkeys(ignored)),
     )
@@ -376,14 +392,14 @@ class Statement:
         pinned = any(c.key.endswith(_SUBJECT_SUFFIX) and c.restricts() for c in self.clauses)
         return None if pinned else providers[0]
 
-    def why_unrestricted(self) -> str:
-        """How a finding about an unrestricted statement ends."""
+    def why_unrestricted(self, where: str = "") -> str:
+        """How a finding about an unrestricted statement ends; `where` names its document."""
         ignored = self.restriction.ignored
         if not ignored:
-            return f"without a condition in {self.name}"
+            return f"without a condition in {self.name}{where}"
         return (
-            f"in {self.name}; its condition on {', '.join(ignored)} restricts neither the "
-            "principal nor the source"
+            f"in {self.name}{where}; its condition on {', '.join(ignored)} restricts neither "
+            "the principal nor the source"
         )
 
 
@@ -537,10 +553,10 @@ def _decoded(value: Any) -> Any:
     return value
 
 
-def public_grants(statements: Iterable[Statement]) -> list[str]:
+def public_grants(statements: Iterable[Statement], where: str = "") -> list[str]:
     """Findings for the Allow statements open to everyone that no condition narrows."""
     return [
-        f"allows {', '.join(s.actions) or 'actions'} to everyone ('*') {s.why_unrestricted()}"
+        f"allows {', '.join(s.actions) or 'actions'} to everyone ('*') {s.why_unrestricted(where)}"
         for s in statements
         if s.unrestricted_public
     ]
@@ -556,4 +572,4 @@ def public_document_findings(resource_type: str, props: Mapping[str, Any]) -> li
         statements = parse_document(document)
     except InvalidDocumentError as error:
         return [f"has a {what} that {error}"]
-    return [f"{finding} of its {what}" for finding in public_grants(statements)]
+    return public_grants(statements, f" of its {what}")

@@ -303,6 +303,16 @@ def _check_untrusted_accounts(args: ResourceValidationArgs, report: Report, conf
             if outside:
                 accounts = ", ".join(outside)
                 report(f"grants account(s) {accounts} in {s.name} of its {what}; {_NOT_ALLOWED}")
+            # A service acting for another account's resources (aws:SourceAccount) is judged
+            # only against a proven own account: that condition usually names the own one.
+            sources = s.restriction.sources if s.allows and own else None
+            foreign = sorted((sources or frozenset()) - own - allowed)
+            if foreign:
+                report(
+                    f"lets AWS services act for account(s) {', '.join(foreign)} "
+                    f"(aws:SourceAccount / aws:SourceArn) in {s.name} of its {what}; "
+                    f"{_NOT_ALLOWED}"
+                )
 
 
 iam_resource_policy_disallow_untrusted_accounts = resource_policy(

@@ -261,3 +261,36 @@ def test_kms_grants_to_other_accounts(grantee: str, flagged: bool) -> None:
     assert bool(messages) is flagged
     if flagged:
         assert f"lets account {STRANGER} use the key through a grant" in messages[0]
+
+
+@pytest.mark.parametrize(
+    ("source", "flagged"),
+    [
+        ({"StringEquals": {"aws:SourceAccount": STRANGER}}, True),
+        ({"ArnLike": {"aws:SourceArn": f"arn:aws:events:eu-west-1:{STRANGER}:rule/*"}}, True),
+        ({"StringEquals": {"aws:SourceAccount": ACCOUNT}}, False),
+        ({"ArnEquals": {"aws:SourceArn": "arn:aws:s3:::acme-uploads-1a2b"}}, False),
+    ],
+)
+def test_services_acting_for_another_account(source: Any, flagged: bool) -> None:
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": "sns:Publish",
+        "Condition": source,
+    }
+    messages = violations(UNTRUSTED, carrier(SNS_TOPIC_POLICY, statement))
+    assert bool(messages) is flagged
+    if flagged:
+        assert f"lets AWS services act for account(s) {STRANGER}" in messages[0]
+
+
+def test_a_source_account_without_a_proven_own_account_is_trusted() -> None:
+    # The AWS-documented policy of a server access log bucket: the bucket ARN names no account.
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"Service": "logging.s3.amazonaws.com"},
+        "Action": "s3:PutObject",
+        "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
+    }
+    assert violations(UNTRUSTED, carrier(BUCKET_POLICY, statement)) == []
