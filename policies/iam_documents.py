@@ -6,11 +6,11 @@ and `ForAnyValue:`/`ForAllValues:`, an operator block given as a list of objects
 raises on a malformed shape except `InvalidDocumentError` for a document that is not JSON.
 
 A condition *restricts* a statement only if it pins who may use it (principal ARN, account,
-organization, user id), where the request comes from (source account, ARN, organization,
-VPC, VPC endpoint, an IP range that is not the internet) or requires an external id, with a
-positive operator and concrete values. `aws:SecureTransport`, negated operators, `IfExists`
-tests (true when the key is absent), `ForAllValues:` (true when the key is absent), empty
-values and wildcards restrict nothing.
+organization, user id, the subject of a web identity), where the request comes from (source
+account, ARN, organization, VPC, VPC endpoint, an IP range that is not the internet) or
+requires an external id, with a positive operator and concrete values. `aws:SecureTransport`,
+negated operators, `IfExists` tests (true when the key is absent), `ForAllValues:` (true when
+the key is absent), empty values and wildcards restrict nothing.
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ class Clause:
 
     @property
     def positive(self) -> bool:
-        """A test that only matches the values named, also when the key is absent."""
+        """A test that fails when the key is absent (neither `IfExists` nor `ForAllValues:`)."""
         return not self.if_exists and self.quantifier != "forallvalues"
 
     def restricts(self) -> bool:

@@ -169,6 +169,22 @@ class Flow:
     def networks(self) -> list[Network]:
         return [n for c in self.cidrs if (n := parse_network(c)) is not None]
 
+    def describe(self) -> str:
+        return describe_traffic(self.protocol, self.ports)
+
+
+def describe_traffic(protocol: str, ports: tuple[int, int]) -> str:
+    """`port 22`, `udp ports 1000-2000`, `protocol icmp`, `all ports`, for messages."""
+    if protocol == ALL:
+        return "all ports"
+    if protocol not in PORT_PROTOCOLS:
+        return f"protocol {protocol}"
+    prefix = "" if protocol == "tcp" else f"{protocol} "
+    first, last = ports
+    if first == last:
+        return f"{prefix}port {first}"
+    return f"{prefix}ports {first}-{last}"
+
 
 def port_range(protocol: str, first: int | None, last: int | None) -> tuple[int, int]:
     """The ports a rule covers; unset or negative bounds (and non-port protocols) mean all."""
@@ -194,15 +210,7 @@ class Exposure:
         return self.protocol == ALL or self.ports == PORTS
 
     def describe(self) -> str:
-        if self.protocol == ALL:
-            return "all ports"
-        prefix = "" if self.protocol == "tcp" else f"{self.protocol} "
-        if self.protocol not in PORT_PROTOCOLS:
-            return f"protocol {self.protocol}"
-        first, last = self.ports
-        if first == last:
-            return f"{prefix}port {first}"
-        return f"{prefix}ports {first}-{last}"
+        return describe_traffic(self.protocol, self.ports)
 
     def covers(self, other: Exposure) -> bool:
         """Whether this exposure already includes `other` (same traffic, at least as wide)."""

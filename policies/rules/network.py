@@ -211,12 +211,8 @@ def _check_rule_description(args: ResourceValidationArgs, report: Report, _: Any
     for rule in rules_of(args.resource_type, args.props, args.name):
         with within():
             if len(rule.description.strip()) < 3:
-                ports = Exposure(*_flow_parts(rule.flow())).describe()
-                report(f"has an {rule.direction} rule on {ports} without a description")
-
-
-def _flow_parts(flow: Flow) -> tuple[str, tuple[int, int], tuple[str, ...], tuple[str, ...]]:
-    return (flow.protocol, flow.ports, flow.cidrs, (flow.source,))
+                traffic = rule.flow().describe()
+                report(f"has an {rule.direction} rule on {traffic} without a description")
 
 
 vpc_security_group_missing_rule_description = resource_policy(
