@@ -88,6 +88,16 @@ def changed(base: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
     return out
 
 
+def tenant_plan(*resources: PlannedResource, with_provider: bool = True) -> TenantPlan:
+    """The tenant's plan of `resources`, after its provider unless `with_provider` is false."""
+    return TenantPlan(
+        tenant=TENANT,
+        plan="pro",
+        region="eu-west-1",
+        resources=[*([provider()] if with_provider else []), *resources],
+    )
+
+
 def evaluate(
     policy: Policy,
     *resources: PlannedResource,
@@ -95,12 +105,7 @@ def evaluate(
     spec: dict[str, Any] | None = None,
     with_provider: bool = True,
 ) -> Evaluation:
-    plan = TenantPlan(
-        tenant=TENANT,
-        plan="pro",
-        region="eu-west-1",
-        resources=[*([provider()] if with_provider else []), *resources],
-    )
+    plan = tenant_plan(*resources, with_provider=with_provider)
     pack = PackConfig(properties={policy.name: config}) if config else None
     # Always set the stack config, so one test's spec never leaks into the next.
     stack_config = {"tenants:spec": json.dumps(spec)} if spec else {}

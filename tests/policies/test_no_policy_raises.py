@@ -34,11 +34,10 @@ from pulumi_policy.proxy import (
     UnknownValueError,
 )
 
-from control_plane.plan_model import TenantPlan
 from policies.define import covered_types
 from policies.gate import evaluate_plan
 from policies.pack import ALL_POLICIES
-from tests.policies.harness import SPEC, TAGS, provider, res
+from tests.policies.harness import SPEC, TAGS, provider, res, tenant_plan
 
 PACK_DIR = Path(__file__).resolve().parents[2] / "policies"
 KNOWN_TYPES = sorted({t for p in ALL_POLICIES for t in covered_types(p.name)})
@@ -187,17 +186,8 @@ props = st.dictionaries(st.sampled_from(NAMES), st.one_of(values, deep()), max_s
 )
 
 
-def _plan(resources: list[Any], provider_inputs: dict[str, Any]) -> TenantPlan:
-    return TenantPlan(
-        tenant="acme",
-        plan="pro",
-        region="eu-west-1",
-        resources=[provider(**provider_inputs), *resources],
-    )
-
-
 @st.composite
-def stacks(draw: st.DrawFn, resource_type: str) -> TenantPlan:
+def stacks(draw: st.DrawFn, resource_type: str) -> Any:
     """One resource of `resource_type` and a few others, as one stack."""
     types = [resource_type, *draw(st.lists(st.sampled_from(KNOWN_TYPES), max_size=3))]
     resources = []
@@ -216,7 +206,7 @@ def stacks(draw: st.DrawFn, resource_type: str) -> TenantPlan:
     provider_inputs = draw(
         st.dictionaries(st.sampled_from(["allowedAccountIds", "assumeRoles"]), values, max_size=2)
     )
-    return _plan(resources, provider_inputs)
+    return tenant_plan(provider(**provider_inputs), *resources, with_provider=False)
 
 
 specs = st.one_of(
