@@ -29,6 +29,8 @@ ROLE = IAM_ROLE
 USER_POLICY = "aws:iam/userPolicy:UserPolicy"
 USER_POLICY_ATTACHMENT = "aws:iam/userPolicyAttachment:UserPolicyAttachment"
 POLICY_ATTACHMENT = "aws:iam/policyAttachment:PolicyAttachment"
+USER_POLICIES_EXCLUSIVE = "aws:iam/userPoliciesExclusive:UserPoliciesExclusive"
+USER_ATTACHMENTS_EXCLUSIVE = "aws:iam/userPolicyAttachmentsExclusive:UserPolicyAttachmentsExclusive"
 LAMBDA_PERMISSION = "aws:lambda/permission:Permission"
 KMS_GRANT = "aws:kms/grant:Grant"
 ATTACHMENT_TYPES = (
@@ -382,25 +384,30 @@ iam_role_missing_permissions_boundary = resource_policy(
 )
 
 
+_GROUPS_OR_ROLES = "grant permissions through groups or roles"
+
+
 def _check_user_policies(args: ResourceValidationArgs, report: Report, _: Any) -> None:
+    props = args.props
     if args.resource_type == USER_POLICY:
-        report(
-            f"gives user {text(args.props.get('user'))!r} an inline policy; "
-            "grant permissions through groups or roles"
-        )
+        report(f"gives user {text(props.get('user'))!r} an inline policy; {_GROUPS_OR_ROLES}")
     elif args.resource_type == USER_POLICY_ATTACHMENT:
         report(
-            f"attaches {text(args.props.get('policyArn'))} to user "
-            f"{text(args.props.get('user'))!r}; grant permissions through groups or roles"
+            f"attaches {text(props.get('policyArn'))} to user {text(props.get('user'))!r}; "
+            f"{_GROUPS_OR_ROLES}"
         )
+    elif args.resource_type in (USER_POLICIES_EXCLUSIVE, USER_ATTACHMENTS_EXCLUSIVE):
+        held = strings(props.get("policyNames")) + strings(props.get("policyArns"))
+        if held:
+            report(
+                f"gives user {text(props.get('userName'))!r} the policies {', '.join(held)}; "
+                f"{_GROUPS_OR_ROLES}"
+            )
     else:
-        users = strings(args.props.get("users"))
+        users = strings(props.get("users"))
         if users:
             names = ", ".join(repr(u) for u in users)
-            report(
-                f"attaches {text(args.props.get('policyArn'))} to users {names}; "
-                "grant permissions through groups or roles"
-            )
+            report(f"attaches {text(props.get('policyArn'))} to users {names}; {_GROUPS_OR_ROLES}")
 
 
 iam_user_disallow_policies = resource_policy(
@@ -409,7 +416,13 @@ iam_user_disallow_policies = resource_policy(
     severity=Severity.MEDIUM,
     controls=(cis("1.15"), pci("7.2.2"), soc2("CC6.3"), iso("A.5.18")),
     remediation="Attach the policy to a group the user belongs to, or to a role the user assumes.",
-    resource_types=(USER_POLICY, USER_POLICY_ATTACHMENT, POLICY_ATTACHMENT),
+    resource_types=(
+        USER_POLICY,
+        USER_POLICY_ATTACHMENT,
+        POLICY_ATTACHMENT,
+        USER_POLICIES_EXCLUSIVE,
+        USER_ATTACHMENTS_EXCLUSIVE,
+    ),
     check=_check_user_policies,
     topics=("iam", "least-privilege"),
 )

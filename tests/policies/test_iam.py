@@ -335,6 +335,16 @@ def test_full_service_access_look_alikes(statement: dict[str, Any]) -> None:
             {"users": ["alice", "bob"], "policyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"},
             "attaches arn:aws:iam::aws:policy/ReadOnlyAccess to users 'alice', 'bob'",
         ),
+        (
+            iam.USER_POLICIES_EXCLUSIVE,
+            {"userName": "alice", "policyNames": ["inline-admin"]},
+            "gives user 'alice' the policies inline-admin",
+        ),
+        (
+            iam.USER_ATTACHMENTS_EXCLUSIVE,
+            {"userName": "alice", "policyArns": ["arn:aws:iam::aws:policy/ReadOnlyAccess"]},
+            "gives user 'alice' the policies arn:aws:iam::aws:policy/ReadOnlyAccess",
+        ),
     ],
 )
 def test_users_hold_no_policies(type_: str, inputs: dict[str, Any], expected: str) -> None:
@@ -348,7 +358,9 @@ def test_policy_attachments_to_roles_and_groups_are_not_user_policies() -> None:
         "acme-attach",
         {"roles": ["r"], "groups": ["g"], "users": [], "policyArn": "arn:aws:iam::1:policy/p"},
     )
-    assert violations(iam.iam_user_disallow_policies, attachment) == []
+    # An exclusive list that is empty strips the user of every policy: what the rule wants.
+    emptied = res(iam.USER_POLICIES_EXCLUSIVE, "acme-none", {"userName": "a", "policyNames": []})
+    assert violations(iam.iam_user_disallow_policies, attachment, emptied) == []
 
 
 GITHUB = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
