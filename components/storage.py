@@ -291,9 +291,7 @@ def _tls_only_policy(bucket_arn: str) -> dict[str, object]:
 LOAD_BALANCER_LOG_PREFIX = "endpoint"
 """Where in the log bucket the tenant's load balancer writes its access logs."""
 
-# Elastic Load Balancing's log-writing account per region (regions opened before August
-# 2022 take the account, not the log-delivery service principal).
-_ELB_LOG_ACCOUNTS = {
+ELB_LOG_DELIVERY_ACCOUNTS = {
     "us-east-1": "127311923021",
     "us-east-2": "033677994240",
     "us-west-2": "797873946194",
@@ -306,13 +304,16 @@ _ELB_LOG_ACCOUNTS = {
     "ap-southeast-2": "783225319266",
     "ap-northeast-1": "582318560864",
 }
+"""Elastic Load Balancing's log-writing account per region: AWS-owned, and the principal
+access-log bucket policies name (regions opened before August 2022 take the account, not the
+log-delivery service principal). The policy pack trusts them for that one grant."""
 
 
 def _load_balancer_logs(bucket_arn: str, account_id: str, region: str) -> dict[str, object]:
     return {
         "Sid": "AllowLoadBalancerAccessLogs",
         "Effect": "Allow",
-        "Principal": {"AWS": f"arn:aws:iam::{_ELB_LOG_ACCOUNTS[region]}:root"},
+        "Principal": {"AWS": f"arn:aws:iam::{ELB_LOG_DELIVERY_ACCOUNTS[region]}:root"},
         "Action": "s3:PutObject",
         "Resource": f"{bucket_arn}/{LOAD_BALANCER_LOG_PREFIX}/AWSLogs/{account_id}/*",
     }

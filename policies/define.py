@@ -3,11 +3,21 @@
 Each policy module calls `resource_policy` or `stack_policy` once per rule; the result is a
 plain `pulumi_policy` object, so the pack and the offline gate run exactly the same code.
 Messages start with the resource kind and logical name, so a finding names what to fix.
+
+Checks see props through `props.lenient`: a value unknown during preview stops a check only
+when the check uses it. A check that walks several parts (the rules of a security group, the
+statements of a document, the resources of a stack) handles each part `within(...)`, so an
+unknown in one part does not hide a finding in another; the first such unknown is raised
+after the check finished, and the engine reports it as the advisory "can't run during
+preview" next to the findings already made.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import copy
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from pulumi_policy import (
@@ -21,9 +31,10 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.proxy import UnknownValueError
 
 from policies.frameworks import Control, primary_framework
-from policies.props import kind_of, known
+from policies.props import kind_of, known, lenient
 
 Report = Callable[[str], None]
 """Reports one problem of the resource under validation."""
@@ -35,6 +46,39 @@ ResourceCheck = Callable[[ResourceValidationArgs, Report, Mapping[str, Any]], No
 StackCheck = Callable[[StackValidationArgs, StackReport, Mapping[str, Any]], None]
 
 _DOCS = "https://www.pulumi.com/docs/iac/using-pulumi/crossguard/"
+
+_COVERAGE: dict[str, frozenset[str]] = {}
+"""Policy name to the resource types it reads (empty: every resource)."""
+
+_HELD: ContextVar[list[UnknownValueError] | None] = ContextVar("held_unknowns", default=None)
+
+
+def covered_types(policy_name: str) -> frozenset[str]:
+    """The resource types a policy of this pack reads; empty when it reads every resource."""
+    return _COVERAGE.get(policy_name, frozenset())
+
+
+@contextmanager
+def within() -> Iterator[None]:
+    """Check one part of a resource or stack; an unknown value stops only this part."""
+    try:
+        yield
+    except UnknownValueError as error:
+        held = _HELD.get()
+        if held is None:
+            raise
+        held.append(error)
+
+
+def _run_holding_unknowns(run: Callable[[], None]) -> None:
+    held: list[UnknownValueError] = []
+    token = _HELD.set(held)
+    try:
+        run()
+    finally:
+        _HELD.reset(token)
+    if held:
+        raise held[0]
 
 
 def label(resource_type: str, name: str) -> str:
@@ -75,6 +119,7 @@ def resource_policy(
 ) -> ResourceValidationPolicy:
     """A policy that validates each resource of `resource_types` (every resource if empty)."""
     types = frozenset(resource_types)
+    _COVERAGE[name] = types
 
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
         if types and args.resource_type not in types:
@@ -84,7 +129,10 @@ def resource_policy(
         def report(message: str) -> None:
             report_violation(f"{prefix} {message}", None)
 
-        check(args, report, effective_config(config, args.get_config()))
+        view = copy.copy(args)
+        view.props = lenient(args.props)
+        settings = effective_config(config, args.get_config())
+        _run_holding_unknowns(lambda: check(view, report, settings))
 
     return ResourceValidationPolicy(
         name=name,
@@ -107,12 +155,17 @@ def stack_policy(
     severity: Severity,
     controls: Sequence[Control],
     remediation: str,
+    resource_types: Sequence[str],
     check: StackCheck,
     enforcement: EnforcementLevel = EnforcementLevel.MANDATORY,
     config: Mapping[str, Mapping[str, Any]] | None = None,
     topics: Sequence[str] = (),
 ) -> StackValidationPolicy:
-    """A policy that validates the stack as a whole (joins, presence, isolation)."""
+    """A policy that validates the stack as a whole (joins, presence, isolation).
+
+    `resource_types` names the types the check reads, for coverage and tests.
+    """
+    _COVERAGE[name] = frozenset(resource_types)
 
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
         def report(resource: PolicyResource | None, message: str) -> None:
@@ -123,7 +176,10 @@ def stack_policy(
                     f"{label(resource.resource_type, resource.name)} {message}", resource.urn
                 )
 
-        check(args, report, effective_config(config, args.get_config()))
+        view = copy.copy(args)
+        view.resources = _lenient_resources(args.resources)
+        settings = effective_config(config, args.get_config())
+        _run_holding_unknowns(lambda: check(view, report, settings))
 
     return StackValidationPolicy(
         name=name,
@@ -137,6 +193,23 @@ def stack_policy(
         remediation_steps=remediation,
         url=_DOCS,
     )
+
+
+def _lenient_resources(resources: Sequence[PolicyResource]) -> list[PolicyResource]:
+    """Copies of the stack's resources with lenient props, linked to each other as before."""
+    copies = {id(r): copy.copy(r) for r in resources}
+
+    def same(resource: PolicyResource) -> PolicyResource:
+        return copies.get(id(resource), resource)
+
+    for resource in copies.values():
+        resource.props = lenient(resource.props)
+        resource.parent = same(resource.parent) if resource.parent is not None else None
+        resource.dependencies = [same(d) for d in resource.dependencies]
+        resource.property_dependencies = {
+            key: [same(d) for d in deps] for key, deps in resource.property_dependencies.items()
+        }
+    return list(copies.values())
 
 
 def of_type(args: StackValidationArgs, *resource_types: str) -> list[PolicyResource]:

@@ -6,7 +6,22 @@ from types import ModuleType
 
 from pulumi_policy import Policy
 
-from policies.rules import addons, alarms, compute, data, iam, kms, network, s3, tenant
+from policies.rules import (
+    addons,
+    alarms,
+    compute,
+    data,
+    functions,
+    iam,
+    kms,
+    load_balancing,
+    messaging,
+    network,
+    s3,
+    secrets,
+    tenant,
+    trail,
+)
 
 PACK_NAME = "tenants-compliance"
 RULE_MODULES: tuple[ModuleType, ...] = (
@@ -16,6 +31,11 @@ RULE_MODULES: tuple[ModuleType, ...] = (
     compute,
     iam,
     data,
+    messaging,
+    secrets,
+    functions,
+    load_balancing,
+    trail,
     alarms,
     tenant,
     addons,

@@ -18,7 +18,7 @@ from components.spec import REGIONS_BY_RESIDENCY, Residency
 from components.stack_config import SPEC_KEY
 
 
-def plan_of(tags: Mapping[str, str]) -> Plan | None:
+def plan_of(tags: Mapping[str, Any]) -> Plan | None:
     """The catalog entry named by the `plan` tag, or `None` when the tag is absent/unknown."""
     name = tags.get("plan")
     if name not in {p.value for p in PlanName}:
@@ -36,6 +36,16 @@ def stack_spec() -> Mapping[str, Any] | None:
     except json.JSONDecodeError:
         return None
     return value if isinstance(value, Mapping) else None
+
+
+def operator_account() -> str | None:
+    """The customer account the stack's spec lets assume its operator role, if any."""
+    spec = stack_spec()
+    operator = spec.get("operator") if spec else None
+    account = operator.get("account_id") if isinstance(operator, Mapping) else None
+    return (
+        str(account) if isinstance(account, str | int) and not isinstance(account, bool) else None
+    )
 
 
 def residency_regions(residency: str) -> tuple[str, ...] | None:

@@ -82,6 +82,13 @@ tenant_addon_enforce_plan = stack_policy(
     severity=Severity.HIGH,
     controls=(soc2("CC6.1"), iso("A.5.15")),
     remediation="Remove the add-on from the spec, or move the tenant to a plan that offers it.",
+    resource_types=(
+        LOAD_BALANCER,
+        VPN_CONNECTION,
+        EMAIL_IDENTITY,
+        CONNECT_INSTANCE,
+        PHONE_NUMBER,
+    ),
     check=_check_addons_on_plan,
     topics=("tenant", "addons"),
 )
@@ -111,6 +118,7 @@ tenant_load_balancer_enforce_waf = stack_policy(
     controls=(pci("6.4.2"), soc2("CC6.6"), iso("A.8.20")),
     remediation="Associate the tenant's WAFv2 web ACL (managed rule groups and rate limit) "
     "with the load balancer.",
+    resource_types=(LOAD_BALANCER, WEB_ACL_ASSOCIATION),
     check=_check_waf,
     topics=("tenant", "addons", "network"),
 )
@@ -148,6 +156,7 @@ tenant_connect_recordings_enforce_tenant_key = stack_policy(
     severity=Severity.HIGH,
     controls=(pci("3.5.1"), hipaa("164.312(a)(2)(iv)"), soc2("CC6.1"), iso("A.8.24")),
     remediation="Set the storage config's encryption to KMS with the tenant key of this stack.",
+    resource_types=(STORAGE_CONFIG, KMS_KEY),
     check=_check_recordings_key,
     topics=("tenant", "addons", "encryption"),
 )

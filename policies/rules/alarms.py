@@ -6,7 +6,7 @@ from typing import Any
 
 from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity, StackValidationArgs
 
-from policies.define import Report, StackReport, of_type, resource_policy, stack_policy
+from policies.define import Report, StackReport, of_type, resource_policy, stack_policy, within
 from policies.frameworks import hipaa, iso, pci, soc2
 from policies.props import as_bool, items, known, mapping
 from policies.rules.compute import AUTOSCALING_GROUP
@@ -57,10 +57,15 @@ def _watches(alarm: PolicyResource, group: PolicyResource, metric: str) -> bool:
 def _check_group_alarms(args: StackValidationArgs, report: StackReport, _: Any) -> None:
     alarms = of_type(args, METRIC_ALARM)
     for group in of_type(args, AUTOSCALING_GROUP):
-        if not any(_watches(a, group, "CPUUtilization") for a in alarms):
-            report(group, "has no CPUUtilization alarm")
-        if not any(_watches(a, group, "Group*") for a in alarms):
-            report(group, "has no capacity alarm (a Group* metric such as GroupInServiceInstances)")
+        with within():
+            if not any(_watches(a, group, "CPUUtilization") for a in alarms):
+                report(group, "has no CPUUtilization alarm")
+        with within():
+            if not any(_watches(a, group, "Group*") for a in alarms):
+                report(
+                    group,
+                    "has no capacity alarm (a Group* metric such as GroupInServiceInstances)",
+                )
 
 
 autoscaling_group_missing_alarms = stack_policy(
@@ -70,6 +75,7 @@ autoscaling_group_missing_alarms = stack_policy(
     controls=(pci("10.7.2"), hipaa("164.308(a)(1)(ii)(D)"), soc2("CC7.2"), iso("A.8.16")),
     remediation="Add aws.cloudwatch.MetricAlarm resources on CPUUtilization and "
     "GroupInServiceInstances with the AutoScalingGroupName dimension.",
+    resource_types=(AUTOSCALING_GROUP, METRIC_ALARM),
     check=_check_group_alarms,
     topics=("monitoring", "compute"),
 )

@@ -1,4 +1,5 @@
-"""Data and messaging: DynamoDB, SNS, CloudWatch Logs and RDS encryption and retention."""
+"""Data and messaging: DynamoDB, SNS, CloudWatch Logs and RDS encryption, retention, backups
+and protection."""
 
 from __future__ import annotations
 
@@ -8,20 +9,22 @@ from pulumi_policy import ResourceValidationArgs, Severity
 
 from policies.define import Report, resource_policy
 from policies.frameworks import cis, hipaa, iso, pci, soc2
-from policies.props import as_bool, as_int, mapping
+from policies.props import as_bool, as_int, mapping, text
+from policies.rules.kms import customer_key
 
 TABLE = "aws:dynamodb/table:Table"
 TOPIC = "aws:sns/topic:Topic"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 RDS_INSTANCE = "aws:rds/instance:Instance"
 RDS_CLUSTER = "aws:rds/cluster:Cluster"
+RDS_CLUSTER_INSTANCE = "aws:rds/clusterInstance:ClusterInstance"
 
 
 def _check_table_kms(args: ResourceValidationArgs, report: Report, _: Any) -> None:
     sse = mapping(args.props.get("serverSideEncryption"))
     if as_bool(sse.get("enabled")) is not True:
         report("is encrypted with an AWS-owned key; enable serverSideEncryption with KMS")
-    elif not sse.get("kmsKeyArn"):
+    elif not customer_key(sse.get("kmsKeyArn")):
         report("uses the AWS-managed aws/dynamodb key; set kmsKeyArn to the tenant key")
 
 
@@ -101,7 +104,7 @@ cloudwatch_log_group_configure_retention = resource_policy(
 
 
 def _check_log_kms(args: ResourceValidationArgs, report: Report, _: Any) -> None:
-    if not args.props.get("kmsKeyId"):
+    if not customer_key(args.props.get("kmsKeyId")):
         report("is not encrypted with a customer-managed key; set kmsKeyId")
 
 
@@ -124,11 +127,12 @@ def _check_rds_public(args: ResourceValidationArgs, report: Report, _: Any) -> N
 
 rds_instance_disallow_public_access = resource_policy(
     name="aws-rds-instance-disallow-public-access",
-    description="RDS instances are not reachable from the internet.",
+    description="RDS instances, Aurora cluster instances and clusters are not reachable from "
+    "the internet.",
     severity=Severity.CRITICAL,
     controls=(cis("2.3.3"), pci("1.4.4"), hipaa("164.312(e)(1)"), soc2("CC6.6"), iso("A.8.20")),
     remediation="Set publicly_accessible=False and reach the database from the tenant VPC.",
-    resource_types=(RDS_INSTANCE,),
+    resource_types=(RDS_INSTANCE, RDS_CLUSTER_INSTANCE, RDS_CLUSTER),
     check=_check_rds_public,
     topics=("database", "network"),
 )
@@ -137,7 +141,7 @@ rds_instance_disallow_public_access = resource_policy(
 def _check_rds_encryption(args: ResourceValidationArgs, report: Report, _: Any) -> None:
     if as_bool(args.props.get("storageEncrypted")) is not True:
         report("does not encrypt its storage")
-    elif not args.props.get("kmsKeyId"):
+    elif not customer_key(args.props.get("kmsKeyId")):
         report("encrypts storage with the AWS-managed aws/rds key, not the tenant key")
 
 
@@ -150,4 +154,64 @@ rds_instance_enforce_storage_encryption = resource_policy(
     resource_types=(RDS_INSTANCE, RDS_CLUSTER),
     check=_check_rds_encryption,
     topics=("database", "encryption"),
+)
+
+
+def _is_replica(args: ResourceValidationArgs) -> bool:
+    key = (
+        "replicateSourceDb" if args.resource_type == RDS_INSTANCE else "replicationSourceIdentifier"
+    )
+    return bool(text(args.props.get(key)))
+
+
+def _check_backup_retention(args: ResourceValidationArgs, report: Report, config: Any) -> None:
+    if _is_replica(args):
+        args.not_applicable("a replica is backed up through its source database")
+    days = as_int(args.props.get("backupRetentionPeriod"))
+    minimum = int(config["minimumRetentionDays"])
+    if days is None:
+        report(
+            f"keeps automated backups 1 day (the default); set backupRetentionPeriod >= {minimum}"
+        )
+    elif days == 0:
+        report("has automated backups turned off (backupRetentionPeriod 0)")
+    elif days < minimum:
+        report(f"keeps automated backups {days} days; the minimum is {minimum}")
+
+
+rds_database_configure_backup_retention = resource_policy(
+    name="aws-rds-database-configure-backup-retention",
+    description="RDS instances and Aurora clusters keep automated backups for the configured days.",
+    severity=Severity.MEDIUM,
+    controls=(hipaa("164.308(a)(7)(ii)(A)"), pci("12.10.1"), soc2("A1.2"), iso("A.8.13")),
+    remediation="Set backup_retention_period to at least the minimum.",
+    resource_types=(RDS_INSTANCE, RDS_CLUSTER),
+    check=_check_backup_retention,
+    config={
+        "minimumRetentionDays": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 35,
+            "default": 7,
+            "description": "Fewest days of automated backups a database keeps.",
+        }
+    },
+    topics=("database", "backup"),
+)
+
+
+def _check_deletion_protection(args: ResourceValidationArgs, report: Report, _: Any) -> None:
+    if as_bool(args.props.get("deletionProtection")) is not True:
+        report("can be deleted by one API call; set deletionProtection")
+
+
+rds_database_enable_deletion_protection = resource_policy(
+    name="aws-rds-database-enable-deletion-protection",
+    description="RDS instances and Aurora clusters are protected against deletion.",
+    severity=Severity.MEDIUM,
+    controls=(hipaa("164.308(a)(7)(ii)(A)"), soc2("A1.2"), iso("A.8.13")),
+    remediation="Set deletion_protection=True.",
+    resource_types=(RDS_INSTANCE, RDS_CLUSTER),
+    check=_check_deletion_protection,
+    topics=("database", "backup"),
 )

@@ -8,15 +8,22 @@ from pulumi_policy import ResourceValidationArgs, Severity
 
 from policies.define import Report, resource_policy
 from policies.frameworks import cis, hipaa, iso, pci, soc2
-from policies.iam_documents import InvalidDocumentError, parse_document
-from policies.props import as_bool
+from policies.iam_documents import KMS_KEY, KMS_KEY_POLICY, InvalidDocumentError, parse_document
+from policies.props import as_bool, text
 
-KEY = "aws:kms/key:Key"
+KEY = KMS_KEY
+KEY_POLICY = KMS_KEY_POLICY
 SYMMETRIC = "SYMMETRIC_DEFAULT"
 
 
+def customer_key(value: Any) -> bool:
+    """Whether a key reference names a customer-managed key, not an AWS-managed `alias/aws/*`."""
+    key = text(value).strip()
+    return bool(key) and "alias/aws/" not in key
+
+
 def _check_rotation(args: ResourceValidationArgs, report: Report, _: Any) -> None:
-    spec = args.props.get("customerMasterKeySpec") or SYMMETRIC
+    spec = text(args.props.get("customerMasterKeySpec")) or SYMMETRIC
     if spec != SYMMETRIC:
         args.not_applicable(f"AWS rotates only symmetric keys; this key is {spec}")
     if as_bool(args.props.get("enableKeyRotation")) is not True:
@@ -46,7 +53,7 @@ kms_key_disallow_lockout_bypass = resource_policy(
     severity=Severity.HIGH,
     controls=(pci("3.6.1"), soc2("CC6.1"), iso("A.8.24")),
     remediation="Remove bypass_policy_lockout_safety_check (or set it to False).",
-    resource_types=(KEY,),
+    resource_types=(KEY, KEY_POLICY),
     check=_check_lockout_bypass,
     topics=("kms",),
 )
@@ -62,8 +69,8 @@ def _check_wildcard_principal(args: ResourceValidationArgs, report: Report, _: A
         report(f"has a key policy that {error}")
         return
     for statement in statements:
-        if statement.allows and statement.public_principal and not statement.conditions:
-            report(f"allows everyone ('*') without a condition in {statement.name}")
+        if statement.unrestricted_public:
+            report(f"allows everyone ('*') {statement.why_unrestricted()}")
 
 
 kms_key_disallow_wildcard_principal = resource_policy(
@@ -73,7 +80,7 @@ kms_key_disallow_wildcard_principal = resource_policy(
     controls=(pci("3.6.1"), hipaa("164.312(a)(1)"), soc2("CC6.1"), iso("A.5.15")),
     remediation="Name the account root or roles as principals, or restrict with a condition "
     "such as kms:CallerAccount.",
-    resource_types=(KEY,),
+    resource_types=(KEY, KEY_POLICY),
     check=_check_wildcard_principal,
     topics=("kms", "access-control"),
 )

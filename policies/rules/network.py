@@ -2,20 +2,52 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from pulumi_policy import (
     EnforcementLevel,
+    PolicyResource,
     ResourceValidationArgs,
     Severity,
     StackValidationArgs,
 )
 
-from policies.define import Report, StackReport, linked, of_type, resource_policy, stack_policy
+from policies.define import (
+    Report,
+    StackReport,
+    linked,
+    of_type,
+    resource_policy,
+    stack_policy,
+    within,
+)
 from policies.frameworks import cis, hipaa, iso, pci, soc2
-from policies.props import as_bool, as_int, items, mapping, strings, tags_of
+from policies.networks import (
+    ALL,
+    INTERNET_CONFIG,
+    PORT_PROTOCOLS,
+    Exposure,
+    Flow,
+    exposures,
+    internet_size,
+    open_ports,
+    opens_every_port,
+    port_range,
+    protocol_name,
+)
+from policies.props import (
+    as_bool,
+    as_int,
+    items,
+    known,
+    mapping,
+    resolved,
+    strings,
+    tags_of,
+    text,
+)
 
 INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 EGRESS_RULE = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
@@ -26,86 +58,105 @@ VPC = "aws:ec2/vpc:Vpc"
 FLOW_LOG = "aws:ec2/flowLog:FlowLog"
 SUBNET = "aws:ec2/subnet:Subnet"
 
-ANYWHERE = ("0.0.0.0/0", "::/0")
+_V2_CIDRS = ("cidrIpv4", "cidrIpv6")
+_BLOCK_CIDRS = ("cidrBlocks", "ipv6CidrBlocks")
 
 
 @dataclass(frozen=True)
 class Rule:
-    """One security group rule, whatever resource shape declared it."""
+    """One security group rule, whatever resource shape declared it; fields are read on use."""
 
-    direction: str
-    protocol: str
-    from_port: int | None
-    to_port: int | None
-    cidrs: tuple[str, ...]
-    description: str
-
-    @property
-    def all_traffic(self) -> bool:
-        return self.protocol in ("-1", "all")
+    raw: Any
+    """The rule's props (the rule resource's own, or one inline `ingress`/`egress` block)."""
+    cidr_keys: tuple[str, ...]
+    source: str
+    """Where it is declared, for messages: the rule resource or `<group> ingress rule 0`."""
+    declared_direction: str | None = None
+    """`ingress`/`egress` when the shape fixes it; else the legacy rule's `type` says."""
 
     @property
-    def open_to_anywhere(self) -> tuple[str, ...]:
-        return tuple(c for c in self.cidrs if c in ANYWHERE)
+    def direction(self) -> str:
+        if self.declared_direction is not None:
+            return self.declared_direction
+        return text(mapping(self.raw).get("type")).lower()
 
-    def ports(self) -> str:
-        if self.all_traffic:
-            return "all ports"
-        if self.from_port == self.to_port:
-            return f"port {self.from_port}"
-        return f"ports {self.from_port}-{self.to_port}"
+    @property
+    def description(self) -> str:
+        return text(mapping(self.raw).get("description"))
 
-
-def _rule(direction: str, raw: Mapping[str, Any], cidr_keys: tuple[str, ...]) -> Rule:
-    cidrs = tuple(c for key in cidr_keys for c in strings(raw.get(key)))
-    return Rule(
-        direction=direction,
-        protocol=str(raw.get("ipProtocol", raw.get("protocol", ""))).lower(),
-        from_port=as_int(raw.get("fromPort")),
-        to_port=as_int(raw.get("toPort")),
-        cidrs=cidrs,
-        description=str(raw.get("description") or ""),
-    )
+    def flow(self) -> Flow:
+        raw = mapping(self.raw)
+        protocol = protocol_name(resolved(raw.get("ipProtocol", raw.get("protocol"))))
+        ports = port_range(protocol, as_int(raw.get("fromPort")), as_int(raw.get("toPort")))
+        cidrs = tuple(c for key in self.cidr_keys for c in strings(raw.get(key)))
+        return Flow(self.source, protocol, ports, cidrs)
 
 
-def rules_of(resource_type: str, props: Mapping[str, Any]) -> Iterator[Rule]:
+def rules_of(resource_type: str, props: Mapping[str, Any], name: str) -> list[Rule]:
     """Rules of standalone rule resources and of inline `ingress`/`egress` blocks."""
     if resource_type == INGRESS_RULE:
-        yield _rule("ingress", props, ("cidrIpv4", "cidrIpv6"))
-    elif resource_type == EGRESS_RULE:
-        yield _rule("egress", props, ("cidrIpv4", "cidrIpv6"))
-    elif resource_type == LEGACY_RULE:
-        yield _rule(str(props.get("type", "")), props, ("cidrBlocks", "ipv6CidrBlocks"))
-    elif resource_type in (SECURITY_GROUP, DEFAULT_SECURITY_GROUP):
+        return [Rule(props, _V2_CIDRS, name, "ingress")]
+    if resource_type == EGRESS_RULE:
+        return [Rule(props, _V2_CIDRS, name, "egress")]
+    if resource_type == LEGACY_RULE:
+        return [Rule(props, _BLOCK_CIDRS, name)]
+    found: list[Rule] = []
+    if resource_type in (SECURITY_GROUP, DEFAULT_SECURITY_GROUP):
         for direction in ("ingress", "egress"):
-            for raw in items(props.get(direction)):
-                yield _rule(direction, mapping(raw), ("cidrBlocks", "ipv6CidrBlocks"))
+            with within():
+                for index, raw in enumerate(items(props.get(direction))):
+                    where = f"{name} {direction} rule {index}"
+                    found.append(Rule(raw, _BLOCK_CIDRS, where, direction))
+    return found
+
+
+def flows_of(rules: Iterable[Rule], direction: str) -> list[Flow]:
+    """The traffic the rules of one direction allow; a rule with unknown fields is held back."""
+    found: list[Flow] = []
+    for rule in rules:
+        with within():
+            if rule.direction == direction:
+                found.append(rule.flow())
+    return found
 
 
 RULE_TYPES = (INGRESS_RULE, EGRESS_RULE, LEGACY_RULE, SECURITY_GROUP)
+_NETWORK_CONFIG = {
+    "allowedPorts": {
+        "type": "array",
+        "items": {"type": "integer", "minimum": 0, "maximum": 65535},
+        "default": [443],
+        "description": "Ports that may accept traffic from the internet.",
+    },
+    **INTERNET_CONFIG,
+}
+
+
+def _allowed_ports(config: Mapping[str, Any]) -> list[int]:
+    return sorted({int(p) for p in config["allowedPorts"]})
+
+
+def _ingress_problems(flows: list[Flow], config: Mapping[str, Any]) -> list[Exposure]:
+    allowed = _allowed_ports(config)
+    return [e for e in exposures(flows, internet_size(config)) if open_ports(e, allowed)]
+
+
+def _ingress_message(exposure: Exposure, config: Mapping[str, Any], verb: str = "allows") -> str:
+    return (
+        f"{verb} ingress on {exposure.describe()} from {', '.join(exposure.cidrs)}; "
+        f"only ports {_allowed_ports(config)} may be open to the internet"
+    )
 
 
 def _check_public_ingress(args: ResourceValidationArgs, report: Report, config: Any) -> None:
-    allowed = {int(p) for p in config["allowedPorts"]}
-    for rule in rules_of(args.resource_type, args.props):
-        if rule.direction != "ingress" or not rule.open_to_anywhere:
-            continue
-        within = (
-            not rule.all_traffic
-            and rule.from_port is not None
-            and rule.to_port is not None
-            and all(p in allowed for p in range(rule.from_port, rule.to_port + 1))
-        )
-        if not within:
-            report(
-                f"allows ingress on {rule.ports()} from {', '.join(rule.open_to_anywhere)}; "
-                f"only ports {sorted(allowed)} may be open to the internet"
-            )
+    flows = flows_of(rules_of(args.resource_type, args.props, args.name), "ingress")
+    for exposure in _ingress_problems(flows, config):
+        report(_ingress_message(exposure, config))
 
 
 vpc_security_group_disallow_public_ingress = resource_policy(
     name="aws-vpc-security-group-disallow-public-ingress",
-    description="Security groups accept traffic from 0.0.0.0/0 or ::/0 only on allowed ports.",
+    description="Security groups accept traffic from the internet only on allowed ports.",
     severity=Severity.CRITICAL,
     controls=(
         cis("5.2"),
@@ -118,41 +169,50 @@ vpc_security_group_disallow_public_ingress = resource_policy(
     remediation="Restrict the source CIDR to known networks, or open only an allowed port.",
     resource_types=RULE_TYPES,
     check=_check_public_ingress,
-    config={
-        "allowedPorts": {
-            "type": "array",
-            "items": {"type": "integer", "minimum": 1, "maximum": 65535},
-            "default": [443],
-            "description": "Ports that may accept traffic from anywhere.",
-        }
-    },
+    config=_NETWORK_CONFIG,
     topics=("network",),
 )
 
 
-def _check_unrestricted_egress(args: ResourceValidationArgs, report: Report, _: Any) -> None:
-    for rule in rules_of(args.resource_type, args.props):
-        if rule.direction == "egress" and rule.all_traffic and rule.open_to_anywhere:
-            report(f"allows all egress to {', '.join(rule.open_to_anywhere)}")
+def _egress_problems(flows: list[Flow], config: Mapping[str, Any]) -> list[Exposure]:
+    return [e for e in exposures(flows, internet_size(config)) if opens_every_port(e)]
+
+
+def _egress_message(exposure: Exposure, verb: str = "allows") -> str:
+    where = ", ".join(exposure.cidrs)
+    if exposure.protocol == ALL:
+        return f"{verb} all egress to {where}"
+    if exposure.protocol in PORT_PROTOCOLS:
+        return f"{verb} egress on every {exposure.protocol} port to {where}"
+    return f"{verb} all egress of protocol {exposure.protocol} to {where}"
+
+
+def _check_unrestricted_egress(args: ResourceValidationArgs, report: Report, config: Any) -> None:
+    flows = flows_of(rules_of(args.resource_type, args.props, args.name), "egress")
+    for exposure in _egress_problems(flows, config):
+        report(_egress_message(exposure))
 
 
 vpc_security_group_disallow_unrestricted_egress = resource_policy(
     name="aws-vpc-security-group-disallow-unrestricted-egress",
-    description="Security groups do not allow all traffic out to anywhere.",
+    description="Security groups do not allow every port of a protocol out to the internet.",
     severity=Severity.LOW,
     controls=(pci("1.3.2"), soc2("CC6.6"), iso("A.8.20")),
     remediation="Limit egress to the protocols, ports and destinations the workload needs.",
     resource_types=RULE_TYPES,
     check=_check_unrestricted_egress,
     enforcement=EnforcementLevel.ADVISORY,
+    config=dict(INTERNET_CONFIG),
     topics=("network",),
 )
 
 
 def _check_rule_description(args: ResourceValidationArgs, report: Report, _: Any) -> None:
-    for rule in rules_of(args.resource_type, args.props):
-        if len(rule.description.strip()) < 3:
-            report(f"has an {rule.direction} rule on {rule.ports()} without a description")
+    for rule in rules_of(args.resource_type, args.props, args.name):
+        with within():
+            if len(rule.description.strip()) < 3:
+                traffic = rule.flow().describe()
+                report(f"has an {rule.direction} rule on {traffic} without a description")
 
 
 vpc_security_group_missing_rule_description = resource_policy(
@@ -164,6 +224,113 @@ vpc_security_group_missing_rule_description = resource_policy(
     resource_types=RULE_TYPES,
     check=_check_rule_description,
     topics=("network", "documentation"),
+)
+
+
+def _group_of(rule: PolicyResource, groups: list[PolicyResource]) -> str | None:
+    """The key of the group a standalone rule belongs to: a group's URN, or its known id."""
+    by_urn = {g.urn for g in groups}
+    declared = rule.property_dependencies.get("securityGroupId")
+    if declared:
+        return next((d.urn for d in declared if d.urn in by_urn), None)
+    value = known(rule.props, "securityGroupId")
+    if isinstance(value, str) and value:
+        for group in groups:
+            identities = {known(group.props, k) for k in ("id", "arn", "name")}
+            if value in identities:
+                return group.urn
+        return value  # a group outside this stack
+    depended = [d.urn for d in rule.dependencies if d.urn in by_urn]
+    return depended[0] if len(depended) == 1 else None
+
+
+@dataclass
+class _GroupRules:
+    """One security group's rules across the resources that declare them."""
+
+    reported_at: PolicyResource
+    label: str
+    parts: list[list[Rule]]
+    """The rules of each declaring resource (the group's inline rules, each rule resource)."""
+
+
+def _groups(args: StackValidationArgs) -> list[_GroupRules]:
+    groups = of_type(args, SECURITY_GROUP)
+    found: dict[str, _GroupRules] = {
+        g.urn: _GroupRules(g, "has rules", [rules_of(g.resource_type, g.props, g.name)])
+        for g in groups
+    }
+    for resource in of_type(args, INGRESS_RULE, EGRESS_RULE, LEGACY_RULE):
+        with within():
+            key = _group_of(resource, groups)
+            if key is None:
+                continue
+            if key not in found:
+                label = f"is one of the rules of security group {key!r}"
+                found[key] = _GroupRules(resource, label, [])
+            found[key].parts.append(rules_of(resource.resource_type, resource.props, resource.name))
+    return list(found.values())
+
+
+def _combined(
+    group: _GroupRules,
+    direction: str,
+    problems: Callable[[list[Flow], Mapping[str, Any]], list[Exposure]],
+    config: Mapping[str, Any],
+) -> list[Exposure]:
+    """What the group's rules open together that no single declaring resource opens alone."""
+    alone = [e for part in group.parts for e in problems(flows_of(part, direction), config)]
+    together = problems(flows_of([r for p in group.parts for r in p], direction), config)
+    return [e for e in together if not any(a.covers(e) for a in alone)]
+
+
+def _check_combined_ingress(args: StackValidationArgs, report: StackReport, config: Any) -> None:
+    for group in _groups(args):
+        with within():
+            for exposure in _combined(group, "ingress", _ingress_problems, config):
+                report(
+                    group.reported_at,
+                    f"{group.label} ({', '.join(exposure.sources)}) that together "
+                    f"{_ingress_message(exposure, config, 'allow')}",
+                )
+
+
+vpc_security_group_disallow_combined_public_ingress = stack_policy(
+    name="aws-vpc-security-group-disallow-combined-public-ingress",
+    description="The rules of one security group do not together open it to the internet.",
+    severity=Severity.CRITICAL,
+    controls=(cis("5.2"), cis("5.3"), pci("1.3.1"), soc2("CC6.6"), iso("A.8.20")),
+    remediation="Replace ranges that add up to the internet (e.g. 0.0.0.0/1 and 128.0.0.0/1) "
+    "with the known networks that need access.",
+    resource_types=(SECURITY_GROUP, *RULE_TYPES),
+    check=_check_combined_ingress,
+    config=_NETWORK_CONFIG,
+    topics=("network",),
+)
+
+
+def _check_combined_egress(args: StackValidationArgs, report: StackReport, config: Any) -> None:
+    for group in _groups(args):
+        with within():
+            for exposure in _combined(group, "egress", _egress_problems, config):
+                report(
+                    group.reported_at,
+                    f"{group.label} ({', '.join(exposure.sources)}) that together "
+                    f"{_egress_message(exposure, 'allow')}",
+                )
+
+
+vpc_security_group_disallow_combined_unrestricted_egress = stack_policy(
+    name="aws-vpc-security-group-disallow-combined-unrestricted-egress",
+    description="The rules of one security group do not together open every port out.",
+    severity=Severity.LOW,
+    controls=(pci("1.3.2"), soc2("CC6.6"), iso("A.8.20")),
+    remediation="Limit egress to the protocols, ports and destinations the workload needs.",
+    resource_types=(SECURITY_GROUP, *RULE_TYPES),
+    check=_check_combined_egress,
+    enforcement=EnforcementLevel.ADVISORY,
+    config=dict(INTERNET_CONFIG),
+    topics=("network",),
 )
 
 
@@ -199,6 +366,7 @@ ec2_vpc_missing_flow_logs = stack_policy(
     severity=Severity.MEDIUM,
     controls=(cis("3.9"), pci("10.2.1"), hipaa("164.312(b)"), soc2("CC7.2"), iso("A.8.15")),
     remediation="Add an aws.ec2.FlowLog for the VPC (traffic_type ALL, to an encrypted log group).",
+    resource_types=(VPC, FLOW_LOG),
     check=_check_flow_logs,
     topics=("network", "logging"),
 )

@@ -7,10 +7,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from pulumi_policy import ResourceValidationArgs, Severity, StackValidationArgs
+from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity, StackValidationArgs
 
 from components.spec import SUPPORTED_REGIONS
-from policies.define import Report, StackReport, of_type, resource_policy, stack_policy
+from policies.define import Report, StackReport, of_type, resource_policy, stack_policy, within
 from policies.frameworks import hipaa, iso, pci, soc2
 from policies.iam_documents import (
     PERMISSION_DOCUMENT_TYPES,
@@ -280,34 +280,41 @@ def _check_isolation(args: StackValidationArgs, report: StackReport, config: Any
     own_arns = {str(v) for r in args.resources if (v := known(r.props, "arn"))}
     global_actions = {str(a).lower() for a in config["globalActions"]}
     for resource in of_type(args, *PERMISSION_DOCUMENT_TYPES):
-        for where, document in documents_of(resource.resource_type, resource.props):
-            try:
-                statements = parse_document(document)
-            except InvalidDocumentError:
-                continue  # reported by the IAM policies
-            for s in statements:
-                if not s.allows:
+        with within():
+            for message in _isolation_findings(resource, tenant, own_arns, global_actions):
+                report(resource, message)
+
+
+def _isolation_findings(
+    resource: PolicyResource, tenant: str, own_arns: set[str], global_actions: set[str]
+) -> list[str]:
+    found: list[str] = []
+    for where, document in documents_of(resource.resource_type, resource.props):
+        try:
+            statements = parse_document(document)
+        except InvalidDocumentError:
+            continue  # reported by the IAM policies
+        for s in statements:
+            if not s.allows:
+                continue
+            if s.not_resources:
+                found.append(
+                    f"allows on NotResource in {s.name} of its {where}; "
+                    f"name tenant {tenant!r}'s resources instead"
+                )
+            for target in s.resources:
+                if (
+                    target == "*"
+                    and s.actions
+                    and all(a.lower() in global_actions for a in s.actions)
+                ):
                     continue
-                if s.not_resources:
-                    report(
-                        resource,
-                        f"allows on NotResource in {s.name} of its {where}; "
-                        f"name tenant {tenant!r}'s resources instead",
+                if not _owned(target, tenant, own_arns):
+                    found.append(
+                        f"allows {', '.join(s.actions) or 'actions'} on {target!r} in {s.name} "
+                        f"of its {where}, which is not a resource of tenant {tenant!r}"
                     )
-                for target in s.resources:
-                    if (
-                        target == "*"
-                        and s.actions
-                        and all(a.lower() in global_actions for a in s.actions)
-                    ):
-                        continue
-                    if not _owned(target, tenant, own_arns):
-                        report(
-                            resource,
-                            f"allows {', '.join(s.actions) or 'actions'} on "
-                            f"{target!r} in {s.name} of its {where}, which is not a resource "
-                            f"of tenant {tenant!r}",
-                        )
+    return found
 
 
 tenant_iam_policy_enforce_isolation = stack_policy(
@@ -317,6 +324,7 @@ tenant_iam_policy_enforce_isolation = stack_policy(
     controls=(pci("7.2.1"), hipaa("164.312(a)(1)"), soc2("CC6.3"), iso("A.8.3")),
     remediation="Scope Resource to ARNs of this stack's resources or names carrying the tenant "
     "id; actions that only work on '*' go in globalActions.",
+    resource_types=PERMISSION_DOCUMENT_TYPES,
     check=_check_isolation,
     config={
         "globalActions": {

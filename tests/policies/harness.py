@@ -61,12 +61,15 @@ def res(
     )
 
 
-def provider(region: str = "eu-west-1", tags: dict[str, str] | None = None) -> PlannedResource:
+def provider(
+    region: str = "eu-west-1", tags: dict[str, str] | None = None, **inputs: Any
+) -> PlannedResource:
+    """The tenant's provider; `inputs` adds provider inputs such as `allowedAccountIds`."""
     default_tags = json.dumps({"tags": TAGS if tags is None else tags})
     return res(
         "pulumi:providers:aws",
         "acme-aws",
-        {"region": region, "defaultTags": default_tags},
+        {"region": region, "defaultTags": default_tags, **inputs},
         provider=None,
     )
 
@@ -85,6 +88,16 @@ def changed(base: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
     return out
 
 
+def tenant_plan(*resources: PlannedResource, with_provider: bool = True) -> TenantPlan:
+    """The tenant's plan of `resources`, after its provider unless `with_provider` is false."""
+    return TenantPlan(
+        tenant=TENANT,
+        plan="pro",
+        region="eu-west-1",
+        resources=[*([provider()] if with_provider else []), *resources],
+    )
+
+
 def evaluate(
     policy: Policy,
     *resources: PlannedResource,
@@ -92,12 +105,7 @@ def evaluate(
     spec: dict[str, Any] | None = None,
     with_provider: bool = True,
 ) -> Evaluation:
-    plan = TenantPlan(
-        tenant=TENANT,
-        plan="pro",
-        region="eu-west-1",
-        resources=[*([provider()] if with_provider else []), *resources],
-    )
+    plan = tenant_plan(*resources, with_provider=with_provider)
     pack = PackConfig(properties={policy.name: config}) if config else None
     # Always set the stack config, so one test's spec never leaks into the next.
     stack_config = {"tenants:spec": json.dumps(spec)} if spec else {}

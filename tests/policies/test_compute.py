@@ -172,3 +172,142 @@ def test_group_without_launch_template() -> None:
         }
     }
     assert violations(policy, group(mixed)) == []
+
+
+IMDS_TOKEN = """#!/bin/bash
+set -euo pipefail
+TOKEN=$(curl -sX PUT "http://169.254.169.254/latest/api/token" \\
+  -H "X-aws-ec2-metadata-token-ttl-seconds: 21600")
+REGION=$(curl -s -H "X-aws-ec2-metadata-token: $TOKEN" \\
+  http://169.254.169.254/latest/meta-data/placement/region)
+DB_SECRET="arn:aws:secretsmanager:eu-west-1:123456789012:secret:tenants/acme/db-AbCdEf"
+export DB_PASSWORD="$(aws secretsmanager get-secret-value --secret-id "$DB_SECRET" \\
+  --query SecretString --output text --region "$REGION")"
+"""
+
+
+@pytest.mark.parametrize("encode", [True, False])
+def test_user_data_look_alikes_pass(encode: bool) -> None:
+    script = base64.b64encode(IMDS_TOKEN.encode()).decode() if encode else IMDS_TOKEN
+    policy = compute.ec2_launch_template_disallow_secrets_in_user_data
+    assert violations(policy, template(changed(TEMPLATE, "userData", script))) == []
+
+
+INSTANCE: dict[str, Any] = {
+    "ami": "ami-0123456789abcdef0",
+    "instanceType": "t3.medium",
+    "subnetId": "subnet-1",
+    "associatePublicIpAddress": False,
+    "metadataOptions": {"httpTokens": "required", "httpPutResponseHopLimit": 1},
+    "rootBlockDevice": {"encrypted": True, "kmsKeyId": "arn:aws:kms:eu-west-1:1:key/k"},
+    "ebsBlockDevices": [
+        {"deviceName": "/dev/sdf", "encrypted": "true", "kmsKeyId": "arn:aws:kms:eu-west-1:1:key/k"}
+    ],
+    "userDataBase64": base64.b64encode(IMDS_TOKEN.encode()).decode(),
+}
+INSTANCE_POLICIES = [
+    compute.ec2_instance_disallow_public_ip,
+    compute.ec2_instance_enforce_ebs_encryption,
+    compute.ec2_launch_template_enforce_imdsv2,
+    compute.ec2_launch_template_disallow_secrets_in_user_data,
+]
+
+
+def instance(inputs: dict[str, Any]) -> Any:
+    return res(compute.INSTANCE, "acme-bastion", inputs, tags=TAGS)
+
+
+@pytest.mark.parametrize("policy", INSTANCE_POLICIES, ids=lambda p: p.name)
+def test_baseline_instance_passes(policy: Any) -> None:
+    assert violations(policy, instance(INSTANCE)) == []
+
+
+@pytest.mark.parametrize(
+    ("policy", "path", "value", "expected"),
+    [
+        (
+            compute.ec2_instance_disallow_public_ip,
+            "associatePublicIpAddress",
+            "true",
+            "gets a public IP address",
+        ),
+        (
+            compute.ec2_instance_enforce_ebs_encryption,
+            "rootBlockDevice.encrypted",
+            False,
+            "does not encrypt its root volume",
+        ),
+        (
+            compute.ec2_instance_enforce_ebs_encryption,
+            "rootBlockDevice.kmsKeyId",
+            None,
+            "encrypts its root volume with the AWS-managed key",
+        ),
+        (
+            compute.ec2_instance_enforce_ebs_encryption,
+            "rootBlockDevice",
+            None,
+            "declares no rootBlockDevice",
+        ),
+        (
+            compute.ec2_instance_enforce_ebs_encryption,
+            "ebsBlockDevices.0.encrypted",
+            "false",
+            "does not encrypt /dev/sdf",
+        ),
+        (
+            compute.ec2_launch_template_enforce_imdsv2,
+            "metadataOptions.httpTokens",
+            "optional",
+            "allows IMDSv1",
+        ),
+        (
+            compute.ec2_launch_template_disallow_secrets_in_user_data,
+            "userDataBase64",
+            base64.b64encode(b"#!/bin/bash\nDB_PASSWORD=hunter2hunter2\n").decode(),
+            "has a literal credential in user data (line 2)",
+        ),
+        (
+            compute.ec2_launch_template_disallow_secrets_in_user_data,
+            "userData",
+            "#!/bin/bash\nexport AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE\n",
+            "has an AWS access key id in user data (line 2)",
+        ),
+    ],
+)
+def test_instance_mutations(policy: Any, path: str, value: Any, expected: str) -> None:
+    [message] = violations(policy, instance(changed(INSTANCE, path, value)))
+    assert message.startswith(f"Instance 'acme-bastion' {expected}")
+
+
+def test_instance_from_a_launch_template_takes_its_settings() -> None:
+    from_template = {
+        "launchTemplate": {"id": "lt-1", "version": "$Latest"},
+        "subnetId": "subnet-1",
+    }
+    assert violations(compute.ec2_instance_enforce_ebs_encryption, instance(from_template)) == []
+    result = evaluate(compute.ec2_launch_template_enforce_imdsv2, instance(from_template))
+    assert result.findings == ()
+    assert [n.reason for n in result.not_applicable] == [
+        "the instance takes its metadata options from its launch template"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("inputs", "config", "expected"),
+    [
+        ({"encrypted": True, "kmsKeyId": "arn:aws:kms:eu-west-1:1:key/k"}, None, None),
+        ({"encrypted": "true"}, {"requireCustomerKey": False}, None),
+        (
+            {"encrypted": True},
+            None,
+            "encrypts its data with the AWS-managed key, not the tenant key",
+        ),
+        ({"encrypted": False}, None, "does not encrypt its data"),
+        ({}, None, "does not encrypt its data"),
+    ],
+)
+def test_ebs_volumes(inputs: dict[str, Any], config: Any, expected: str | None) -> None:
+    volume = res(compute.VOLUME, "acme-data-volume", {"availabilityZone": "a", **inputs})
+    messages = violations(compute.ebs_volume_enforce_encryption, volume, config=config)
+    assert messages == ([] if expected is None else [f"Volume 'acme-data-volume' {expected}"])

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from policies.rules import data
-from tests.policies.harness import TAGS, changed, res, violations
+from tests.policies.harness import TAGS, changed, evaluate, res, violations
 
 KEY_ARN = "arn:aws:kms:eu-west-1:123456789012:key/1111"
 TABLE: dict[str, Any] = {
@@ -122,3 +122,109 @@ def test_database_encryption() -> None:
         "Cluster 'acme-cluster' encrypts storage with the AWS-managed aws/rds key, "
         "not the tenant key"
     ]
+
+
+DATABASES: dict[str, dict[str, Any]] = {
+    data.RDS_INSTANCE: {**RDS, "backupRetentionPeriod": 14, "deletionProtection": True},
+    data.RDS_CLUSTER: {
+        "engine": "aurora-postgresql",
+        "storageEncrypted": True,
+        "kmsKeyId": KEY_ARN,
+        "backupRetentionPeriod": 7,
+        "deletionProtection": "true",
+    },
+}
+RDS_POLICIES = [
+    data.rds_database_configure_backup_retention,
+    data.rds_database_enable_deletion_protection,
+    data.rds_instance_disallow_public_access,
+    data.rds_instance_enforce_storage_encryption,
+]
+
+
+@pytest.mark.parametrize("type_", DATABASES)
+@pytest.mark.parametrize("policy", RDS_POLICIES, ids=lambda p: p.name)
+def test_database_baselines_pass(policy: Any, type_: str) -> None:
+    assert violations(policy, one(type_, "acme-db", DATABASES[type_])) == []
+
+
+@pytest.mark.parametrize("type_", DATABASES)
+@pytest.mark.parametrize(
+    ("policy", "path", "value", "expected"),
+    [
+        (
+            data.rds_database_configure_backup_retention,
+            "backupRetentionPeriod",
+            None,
+            "keeps automated backups 1 day (the default)",
+        ),
+        (
+            data.rds_database_configure_backup_retention,
+            "backupRetentionPeriod",
+            0,
+            "has automated backups turned off",
+        ),
+        (
+            data.rds_database_configure_backup_retention,
+            "backupRetentionPeriod",
+            3,
+            "keeps automated backups 3 days; the minimum is 7",
+        ),
+        (
+            data.rds_database_enable_deletion_protection,
+            "deletionProtection",
+            None,
+            "can be deleted by one API call",
+        ),
+        (
+            data.rds_database_enable_deletion_protection,
+            "deletionProtection",
+            False,
+            "can be deleted by one API call",
+        ),
+        (data.rds_instance_disallow_public_access, "publiclyAccessible", "true", "is publicly"),
+        (data.rds_instance_enforce_storage_encryption, "storageEncrypted", None, "does not"),
+    ],
+)
+def test_database_mutations(policy: Any, type_: str, path: str, value: Any, expected: str) -> None:
+    [message] = violations(policy, one(type_, "acme-db", changed(DATABASES[type_], path, value)))
+    assert expected in message
+
+
+def test_read_replicas_are_backed_up_through_their_source() -> None:
+    replica = {"replicateSourceDb": "acme-db", "instanceClass": "db.t4g.medium"}
+    result = evaluate(
+        data.rds_database_configure_backup_retention, one(data.RDS_INSTANCE, "acme-r", replica)
+    )
+    assert result.findings == ()
+    assert len(result.not_applicable) == 1
+
+
+def test_aurora_cluster_instances_are_not_public() -> None:
+    member = {"clusterIdentifier": "acme", "instanceClass": "db.r6g.large"}
+    policy = data.rds_instance_disallow_public_access
+    assert violations(policy, one(data.RDS_CLUSTER_INSTANCE, "acme-db-1", member)) == []
+    public = {**member, "publiclyAccessible": True}
+    assert violations(policy, one(data.RDS_CLUSTER_INSTANCE, "acme-db-1", public)) == [
+        "ClusterInstance 'acme-db-1' is publicly accessible"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("policy", "type_", "inputs", "path"),
+    [
+        (
+            data.dynamodb_table_enforce_kms_encryption,
+            data.TABLE,
+            TABLE,
+            "serverSideEncryption.kmsKeyArn",
+        ),
+        (data.cloudwatch_log_group_enforce_kms_encryption, data.LOG_GROUP, LOG_GROUP, "kmsKeyId"),
+        (data.rds_instance_enforce_storage_encryption, data.RDS_INSTANCE, RDS, "kmsKeyId"),
+    ],
+)
+def test_aws_managed_keys_are_not_customer_keys(
+    policy: Any, type_: str, inputs: dict[str, Any], path: str
+) -> None:
+    managed = changed(inputs, path, "arn:aws:kms:eu-west-1:123456789012:alias/aws/rds")
+    assert len(violations(policy, one(type_, "acme-thing", managed))) == 1

@@ -102,3 +102,50 @@ def test_wildcard_principal_with_a_condition_is_scoped() -> None:
         violations(kms.kms_key_disallow_wildcard_principal, key(changed(KEY, "policy", document)))
         == []
     )
+
+
+@pytest.mark.parametrize(
+    ("condition", "public"),
+    [
+        ({"Bool": {"aws:SecureTransport": "true"}}, True),
+        ({"StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}}, True),
+        ({"StringEqualsIfExists": {"kms:CallerAccount": "123456789012"}}, True),
+        ({"StringEquals": {"kms:CallerAccount": ["123456789012"]}}, False),
+        (
+            {
+                "StringEquals": {
+                    "kms:ViaService": "s3.eu-west-1.amazonaws.com",
+                    "kms:CallerAccount": "123456789012",
+                }
+            },
+            False,
+        ),
+    ],
+)
+def test_only_conditions_that_restrict_the_caller_count(condition: Any, public: bool) -> None:
+    document = policy_document(
+        {
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "kms:Decrypt",
+            "Resource": "*",
+            "Condition": condition,
+        }
+    )
+    messages = violations(
+        kms.kms_key_disallow_wildcard_principal, key(changed(KEY, "policy", document))
+    )
+    assert bool(messages) is public
+
+
+def test_key_policy_resources_are_checked_like_inline_policies() -> None:
+    document = policy_document({"Effect": "Allow", "Principal": "*", "Action": "kms:*"})
+    key_policy = res(
+        kms.KEY_POLICY,
+        "acme-key-policy",
+        {"keyId": "k-1", "policy": document, "bypassPolicyLockoutSafetyCheck": True},
+    )
+    assert violations(kms.kms_key_disallow_wildcard_principal, key_policy) == [
+        "KeyPolicy 'acme-key-policy' allows everyone ('*') without a condition in a statement"
+    ]
+    assert len(violations(kms.kms_key_disallow_lockout_bypass, key_policy)) == 1

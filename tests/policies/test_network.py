@@ -187,3 +187,156 @@ def test_private_subnets_never_map_public_ips() -> None:
         tags={**TAGS, "tier": "private"},
     )
     assert violations(policy, closed) == []
+
+
+def group(*ingress: dict[str, Any], egress: tuple[dict[str, Any], ...] = ()) -> Any:
+    return res(
+        network.SECURITY_GROUP,
+        "acme-sg",
+        {"vpcId": "vpc-1", "ingress": list(ingress), "egress": list(egress)},
+        outputs={"id": "sg-1"},
+        tags=TAGS,
+    )
+
+
+def block(port: int, *cidrs: str, protocol: str = "tcp", ipv6: bool = False) -> dict[str, Any]:
+    key = "ipv6CidrBlocks" if ipv6 else "cidrBlocks"
+    return {
+        "protocol": protocol,
+        "fromPort": port,
+        "toPort": port,
+        key: list(cidrs),
+        "description": "d" * 5,
+    }
+
+
+@pytest.mark.parametrize(
+    ("rules", "expected"),
+    [
+        ((block(22, "0.0.0.0/1", "128.0.0.0/1"),), "on port 22 from 0.0.0.0/1, 128.0.0.0/1"),
+        ((block(22, "0.0.0.0/1"), block(22, "128.0.0.0/1")), "on port 22 from 0.0.0.0/1"),
+        ((block(3389, "2000::/3", ipv6=True),), "on port 3389 from 2000::/3"),
+        ((block(22, "52.94.0.0/16"), block(22, "52.95.0.0/16")), "52.94.0.0/16, 52.95.0.0/16"),
+        ((block(53, "0.0.0.0/0", protocol="udp"),), "on udp port 53 from 0.0.0.0/0"),
+        ((block(0, "::/0", protocol="icmpv6"),), "on protocol icmpv6 from ::/0"),
+    ],
+)
+def test_ranges_that_add_up_to_the_internet(rules: tuple[Any, ...], expected: str) -> None:
+    [message] = violations(network.vpc_security_group_disallow_public_ingress, group(*rules))
+    assert message.startswith("SecurityGroup 'acme-sg' allows ingress")
+    assert expected in message
+
+
+@pytest.mark.parametrize(
+    "rules",
+    [
+        (block(22, "198.51.100.0/24"),),  # an office range
+        (block(22, "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"),),
+        (block(22, "52.94.0.0/16"),),  # a known-sized public range
+        (block(443, "0.0.0.0/0"), block(443, "::/0", ipv6=True)),
+        (block(22, "52.94.0.0/16"), block(80, "52.95.0.0/16")),  # different ports do not add up
+    ],
+)
+def test_compliant_look_alikes(rules: tuple[Any, ...]) -> None:
+    policies = (
+        network.vpc_security_group_disallow_public_ingress,
+        network.vpc_security_group_disallow_combined_public_ingress,
+    )
+    for policy in policies:
+        assert violations(policy, group(*rules)) == []
+
+
+def test_internet_size_is_configurable() -> None:
+    office = group(block(22, "52.94.0.0/20"))
+    policy = network.vpc_security_group_disallow_public_ingress
+    assert violations(policy, office) == []
+    assert len(violations(policy, office, config={"internetPrefixIpv4": 24})) == 1
+
+
+@pytest.mark.parametrize(
+    ("protocol", "ports", "expected"),
+    [
+        ("tcp", (0, 65535), "allows egress on every tcp port to 0.0.0.0/0"),
+        ("udp", (1, 65535), "allows egress on every udp port to 0.0.0.0/0"),
+        ("6", (0, 65535), "allows egress on every tcp port to 0.0.0.0/0"),
+        ("all", (0, 0), "allows all egress to 0.0.0.0/0"),
+        ("47", (0, 0), "allows all egress of protocol 47 to 0.0.0.0/0"),
+    ],
+)
+def test_egress_on_every_port_of_any_protocol(
+    protocol: str, ports: tuple[int, int], expected: str
+) -> None:
+    rule = {**EGRESS, "ipProtocol": protocol, "fromPort": ports[0], "toPort": ports[1]}
+    assert violations(network.vpc_security_group_disallow_unrestricted_egress, egress(rule)) == [
+        f"SecurityGroupEgressRule 'acme-app-egress' {expected}"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("protocol", "ports"), [("tcp", (443, 443)), ("tcp", (1024, 65535)), ("icmp", (-1, -1))]
+)
+def test_egress_look_alikes(protocol: str, ports: tuple[int, int]) -> None:
+    rule = {**EGRESS, "ipProtocol": protocol, "fromPort": ports[0], "toPort": ports[1]}
+    assert violations(network.vpc_security_group_disallow_unrestricted_egress, egress(rule)) == []
+
+
+def standalone(name: str, type_: str, cidr: str, port: int, group_id: str = "sg-1") -> Any:
+    inputs = {
+        "securityGroupId": group_id,
+        "ipProtocol": "tcp",
+        "fromPort": port,
+        "toPort": port,
+        "cidrIpv4": cidr,
+        "description": "split range",
+    }
+    return res(type_, name, inputs, tags=TAGS)
+
+
+def test_standalone_rules_of_one_group_are_judged_together() -> None:
+    sg = group()
+    low = standalone("acme-low", network.INGRESS_RULE, "0.0.0.0/1", 22)
+    high = standalone("acme-high", network.INGRESS_RULE, "128.0.0.0/1", 22)
+    small_a = standalone("acme-a", network.INGRESS_RULE, "52.94.0.0/16", 5432)
+    small_b = standalone("acme-b", network.INGRESS_RULE, "52.95.0.0/16", 5432)
+    policy = network.vpc_security_group_disallow_combined_public_ingress
+    # Each half is the internet on its own: the resource policy reports them, not this one.
+    assert violations(policy, sg, low, high) == []
+    assert violations(policy, sg, small_a, small_b) == [
+        "SecurityGroup 'acme-sg' has rules (acme-a, acme-b) that together allow ingress on port "
+        "5432 from 52.94.0.0/16, 52.95.0.0/16; only ports [443] may be open to the internet"
+    ]
+    assert violations(network.vpc_security_group_disallow_public_ingress, small_a, small_b) == []
+
+
+def test_rules_of_different_groups_do_not_add_up() -> None:
+    policy = network.vpc_security_group_disallow_combined_public_ingress
+    a = standalone("acme-a", network.INGRESS_RULE, "52.94.0.0/16", 5432, group_id="sg-1")
+    b = standalone("acme-b", network.INGRESS_RULE, "52.95.0.0/16", 5432, group_id="sg-2")
+    assert violations(policy, group(), a, b) == []
+
+
+def test_rules_of_a_group_outside_the_stack_are_judged_together() -> None:
+    policy = network.vpc_security_group_disallow_combined_public_ingress
+    a = standalone("acme-a", network.INGRESS_RULE, "52.94.0.0/16", 5432, group_id="sg-ext")
+    b = standalone("acme-b", network.INGRESS_RULE, "52.95.0.0/16", 5432, group_id="sg-ext")
+    [message] = violations(policy, a, b)
+    assert message.startswith(
+        "SecurityGroupIngressRule 'acme-a' is one of the rules of security group 'sg-ext' "
+        "(acme-a, acme-b) that together allow ingress on port 5432"
+    )
+
+
+def test_combined_egress_is_advisory() -> None:
+    policy = network.vpc_security_group_disallow_combined_unrestricted_egress
+    low = {**EGRESS, "fromPort": 0, "toPort": 32767}
+    high = {**EGRESS, "fromPort": 32768, "toPort": 65535}
+    rules = [
+        res(network.EGRESS_RULE, "acme-low", low, tags=TAGS),
+        res(network.EGRESS_RULE, "acme-high", high, tags=TAGS),
+    ]
+    [finding] = evaluate(policy, group(), *rules).findings
+    assert finding.enforcement == "advisory"
+    assert finding.message == (
+        "SecurityGroup 'acme-sg' has rules (acme-low, acme-high) that together allow egress on "
+        "every tcp port to 0.0.0.0/0"
+    )

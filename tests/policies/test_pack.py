@@ -12,6 +12,7 @@ import pytest
 import yaml
 from pulumi_policy import EnforcementLevel, Policy, StackValidationPolicy
 
+from policies.define import covered_types
 from policies.frameworks import Framework, controls_of, parse_frameworks
 from policies.pack import ALL_POLICIES, PACK_NAME, RULE_MODULES
 
@@ -114,6 +115,33 @@ def test_issue_coverage() -> None:
         "tenant-region-enforce-residency",
         "tenant-instance-type-enforce-plan",
         "tenant-iam-policy-enforce-isolation",
+        # Conditions, networks, accounts and the resource types of issue 13.
+        "aws-s3-encryption-configuration-enforce-kms",
+        "aws-s3-bucket-disallow-website-hosting",
+        "aws-vpc-security-group-disallow-combined-public-ingress",
+        "aws-ec2-instance-disallow-public-ip",
+        "aws-ec2-instance-enforce-ebs-encryption",
+        "aws-ebs-volume-enforce-encryption",
+        "aws-iam-policy-disallow-full-service-access",
+        "aws-iam-resource-policy-disallow-untrusted-accounts",
+        "aws-iam-role-enforce-external-id",
+        "aws-iam-user-disallow-policies",
+        "aws-sns-topic-disallow-public-policy",
+        "aws-sqs-queue-disallow-public-policy",
+        "aws-sqs-queue-enforce-encryption",
+        "aws-secretsmanager-secret-enforce-kms-encryption",
+        "aws-secretsmanager-secret-missing-rotation",
+        "aws-cloudtrail-trail-enable-multi-region",
+        "aws-cloudtrail-trail-enable-log-file-validation",
+        "aws-cloudtrail-trail-enforce-kms-encryption",
+        "aws-lb-listener-enforce-https",
+        "aws-lb-listener-enforce-tls-policy",
+        "aws-lb-load-balancer-enable-drop-invalid-headers",
+        "aws-lb-load-balancer-enable-access-logs",
+        "aws-rds-database-configure-backup-retention",
+        "aws-rds-database-enable-deletion-protection",
+        "aws-lambda-function-disallow-secrets-in-environment",
+        "aws-lambda-function-disallow-public-access",
     }
     assert sorted(required - names) == []
     stack_policies = {p.name for p in ALL_POLICIES if isinstance(p, StackValidationPolicy)}
@@ -135,3 +163,26 @@ def test_framework_selection() -> None:
     assert parse_frameworks("pci-dss, cis-aws,pci-dss") == (Framework.PCI_DSS, Framework.CIS_AWS)
     with pytest.raises(ValueError, match="unknown framework 'nist'; known: cis-aws, pci-dss"):
         parse_frameworks("nist")
+
+
+def test_readme_lists_every_rule_with_its_severity() -> None:
+    readme = (PACK_DIR.parent / "README.md").read_text()
+    section = readme.split("## Compliance policies and the pull-request gate", 1)[1]
+    section = section.split("\n## ", 1)[0]
+    claimed = re.search(r"`pulumi_policy`\): (\d+) rules", section)
+    assert claimed is not None and int(claimed.group(1)) == len(ALL_POLICIES)
+    for policy in ALL_POLICIES:
+        row = next((line for line in section.splitlines() if f"`{policy.name}`" in line), "")
+        assert row.endswith(f"| {policy.severity.value} |"), policy.name
+        assert ("advisory" in row) is (policy.enforcement_level is EnforcementLevel.ADVISORY)
+
+
+def test_every_policy_declares_the_resource_types_it_reads() -> None:
+    everywhere = {
+        "tenant-resource-missing-required-tags",
+        "tenant-region-enforce-residency",
+        "tenant-resource-disallow-default-provider",
+    }
+    for policy in ALL_POLICIES:
+        types = covered_types(policy.name)
+        assert bool(types) is (policy.name not in everywhere), policy.name

@@ -298,3 +298,164 @@ def test_ownership_other_than_enforced() -> None:
         "BucketOwnershipControls 'own' sets object ownership 'ObjectWriter'; "
         "'BucketOwnerEnforced' disables ACLs"
     ]
+
+
+@pytest.mark.parametrize(
+    ("condition", "enforced"),
+    [
+        ({"Bool": {"aws:SecureTransport": "false"}}, True),
+        ({"Bool": {"aws:SecureTransport": False}}, True),
+        ({"BoolIfExists": {"aws:SecureTransport": ["false"]}}, True),
+        ({"Bool": {"AWS:SECURETRANSPORT": "FALSE"}}, True),
+        ({"Bool": {"aws:SecureTransport": "true"}}, False),
+        ({"Bool": [{"aws:SecureTransport": "false"}]}, True),
+        ({"StringEquals": {"aws:SecureTransport": "false"}}, False),
+        ("Bool", False),
+    ],
+)
+def test_tls_deny_condition_shapes(condition: Any, enforced: bool) -> None:
+    document = policy_document(
+        {
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": "arn:aws:s3:::acme-data-1a2b/*",
+            "Condition": condition,
+        }
+    )
+    resource = res(s3.BUCKET_POLICY, "acme-policy", {"bucket": "b", "policy": document})
+    assert (violations(s3.s3_bucket_enforce_tls_only, resource) == []) is enforced
+
+
+def test_secure_transport_does_not_make_a_public_statement_private() -> None:
+    public = policy_document(
+        {
+            "Sid": "Public",
+            "Effect": "Allow",
+            "Principal": {"AWS": "*"},
+            "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::acme-data-1a2b/*",
+            "Condition": {"Bool": {"aws:SecureTransport": "true"}},
+        }
+    )
+    resource = res(s3.BUCKET_POLICY, "acme-policy", {"bucket": "b", "policy": public})
+    assert violations(s3.s3_bucket_disallow_public_policy, resource) == [
+        "BucketPolicy 'acme-policy' allows s3:GetObject to everyone ('*') in statement 'Public'; "
+        "its condition on aws:SecureTransport restricts neither the principal nor the source"
+    ]
+
+
+def test_cloudfront_origin_access_with_a_source_arn_is_not_public() -> None:
+    oac = policy_document(
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudfront.amazonaws.com"},
+            "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::acme-data-1a2b/*",
+            "Condition": {
+                "StringEquals": {
+                    "AWS:SourceArn": "arn:aws:cloudfront::123456789012:distribution/E1"
+                }
+            },
+        }
+    )
+    resource = res(s3.BUCKET_POLICY, "acme-policy", {"bucket": "b", "policy": oac})
+    assert violations(s3.s3_bucket_disallow_public_policy, resource) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "rule", "expected"),
+    [
+        ("acme-storage-data-sse", SSE_KMS["rules"][0], None),
+        (
+            "acme-storage-data-sse",
+            {"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}},
+            "encrypts with AES256, not SSE-KMS",
+        ),
+        (
+            "acme-storage-data-sse",
+            {"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms"}},
+            "uses aws:kms without kmsMasterKeyId",
+        ),
+        ("acme-storage-data-sse", {"bucketKeyEnabled": True}, "encrypts with no algorithm"),
+        (
+            "acme-storage-access-logs-sse",
+            {"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}},
+            None,
+        ),
+    ],
+)
+def test_encryption_configuration_is_checked_on_the_resource(
+    name: str, rule: dict[str, Any], expected: str | None
+) -> None:
+    for type_ in (s3.SSE, s3.SSE_V2):
+        resource = res(type_, name, {"bucket": "acme-data-1a2b", "rules": [rule]})
+        messages = violations(s3.s3_encryption_configuration_enforce_kms, resource)
+        if expected is None:
+            assert messages == []
+        else:
+            [message] = messages
+            assert message.startswith(f"{type_.rsplit(':', 1)[-1]} '{name}' {expected}")
+
+
+def test_sse_s3_buckets_are_configurable() -> None:
+    aes = {"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}
+    resource = res(s3.SSE, "legacy-logs-sse", {"bucket": "legacy-logs", "rules": [aes]})
+    policy = s3.s3_encryption_configuration_enforce_kms
+    assert len(violations(policy, resource)) == 1
+    assert violations(policy, resource, config={"sseS3Buckets": ["legacy-logs"]}) == []
+
+
+@pytest.mark.parametrize(
+    ("type_", "inputs", "expected"),
+    [
+        (s3.WEBSITE, {"bucket": "b", "indexDocument": {"suffix": "index.html"}}, "static website"),
+        (s3.WEBSITE_V2, {"bucket": "b", "indexDocument": {"suffix": "index.html"}}, "static"),
+        (
+            s3.WEBSITE,
+            {"bucket": "b", "redirectAllRequestsTo": {"hostName": "acme.example"}},
+            "redirects every request",
+        ),
+        (BUCKET, {"bucket": "b", "website": {"indexDocument": "index.html"}}, "static website"),
+        (s3.BUCKET_V2, {"bucket": "b", "websites": [{"indexDocument": "i.html"}]}, "static"),
+    ],
+)
+def test_website_hosting(type_: str, inputs: dict[str, Any], expected: str) -> None:
+    [message] = violations(s3.s3_bucket_disallow_website_hosting, res(type_, "acme-site", inputs))
+    assert expected in message
+
+
+def test_buckets_without_websites_pass() -> None:
+    policy = s3.s3_bucket_disallow_website_hosting
+    assert violations(policy, *data_bucket()) == []
+    assert violations(policy, res(BUCKET, "b", {"bucket": "b", "website": {}})) == []
+
+
+def test_v2_companions_count_for_presence() -> None:
+    bucket, *rest = data_bucket(versioning=None)
+    versioning = res(
+        s3.VERSIONING_V2,
+        "acme-v2",
+        {"bucket": "acme-data-1a2b", "versioningConfiguration": {"status": "Enabled"}},
+        depends_on=(bucket,),
+    )
+    assert violations(s3.s3_bucket_missing_versioning, bucket, *rest, versioning) == []
+
+
+def test_the_account_public_access_block_needs_all_four_flags() -> None:
+    policy = s3.s3_bucket_configure_public_access_block
+    account_block = {k: v for k, v in PUBLIC_ACCESS_BLOCK.items() if k != "bucket"}
+    assert violations(policy, res(s3.ACCOUNT_PUBLIC_ACCESS_BLOCK, "pab", account_block)) == []
+    weak = changed(account_block, "restrictPublicBuckets", "false")
+    assert violations(policy, res(s3.ACCOUNT_PUBLIC_ACCESS_BLOCK, "pab", weak)) == [
+        "AccountPublicAccessBlock 'pab' leaves restrictPublicBuckets off; all four flags must be "
+        "true"
+    ]
+
+
+def test_an_aws_managed_key_is_not_a_customer_key() -> None:
+    managed = changed(
+        SSE_KMS, "rules.0.applyServerSideEncryptionByDefault.kmsMasterKeyId", "alias/aws/s3"
+    )
+    [message] = violations(s3.s3_bucket_enforce_kms_encryption, *data_bucket(sse=managed))
+    assert "uses aws:kms without kmsMasterKeyId (the AWS-managed key)" in message
