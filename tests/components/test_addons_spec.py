@@ -135,7 +135,8 @@ def test_bad_telephony_section_and_a_plan_limit_elsewhere_are_reported_together(
     assert errors == [
         "  addons.telephony.hours.time_zone: Value error, unknown time zone 'Mars/Olympus'; "
         "use an IANA name like Europe/Berlin (got 'Mars/Olympus')",
-        "  addons.telephony.hours.days: Value error, at least one open day is required (got a list of 0 items)",
+        "  addons.telephony.hours.days: Value error, at least one open day is required "
+        "(got a list of 0 items)",
         "  compute.max_size: max_size 99 exceeds plan 'pro' limit of 10",
         "  addons.telephony.lines: 11 lines exceed plan 'pro' limit of 10",
     ]
