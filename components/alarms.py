@@ -63,16 +63,8 @@ class TenantAlarms(pulumi.ComponentResource):
 
         topic = aws.sns.Topic(
             f"{name}-topic",
-            name=f"tenant-{args.tenant_id}-alarms",
+            name=alarm_topic_name(args.tenant_id),
             kms_master_key_id=args.key_arn,
-            opts=child,
-        )
-        aws.sns.TopicPolicy(
-            f"{name}-topic-policy",
-            arn=topic.arn,
-            policy=pulumi.Output.all(topic.arn, args.account_id).apply(
-                lambda a: json.dumps(_topic_policy(a[0], a[1]))
-            ),
             opts=child,
         )
         for i, contact in enumerate(args.contacts):
@@ -88,6 +80,16 @@ class TenantAlarms(pulumi.ComponentResource):
         alarms = self._create_compute_alarms()
         alarms.append(self._create_storage_alarm())
         self._create_budget(topic)
+        # After the alarms: the policy names each of them, so that in a pooled account
+        # another tenant's alarms and budgets cannot publish to this topic.
+        aws.sns.TopicPolicy(
+            f"{name}-topic-policy",
+            arn=topic.arn,
+            policy=pulumi.Output.all(
+                topic.arn, args.account_id, pulumi.Output.all(*[a.arn for a in alarms])
+            ).apply(lambda a: json.dumps(_topic_policy(args.tenant_id, a[0], a[1], a[2]))),
+            opts=child,
+        )
         dashboard = self._create_dashboard()
 
         self.topic_arn = topic.arn
@@ -196,7 +198,7 @@ class TenantAlarms(pulumi.ComponentResource):
         args = self._args
         aws.budgets.Budget(
             f"{self._name}-budget",
-            name=f"tenant-{args.tenant_id}-monthly",
+            name=budget_name(args.tenant_id),
             budget_type="COST",
             limit_amount=str(args.budget_usd),
             limit_unit="USD",
@@ -252,7 +254,22 @@ def _storage_queries(bucket_names: list[str]) -> list[dict[str, Any]]:
     return queries
 
 
-def _topic_policy(topic_arn: str, account_id: str) -> dict[str, Any]:
+def alarm_topic_name(tenant_id: str) -> str:
+    """The tenant's alarm topic (the key policy names it before the topic exists)."""
+    return f"tenant-{tenant_id}-alarms"
+
+
+def budget_name(tenant_id: str) -> str:
+    return f"tenant-{tenant_id}-monthly"
+
+
+def budget_arn(tenant_id: str, account_id: str) -> str:
+    return f"arn:aws:budgets::{account_id}:budget/{budget_name(tenant_id)}"
+
+
+def _topic_policy(
+    tenant_id: str, topic_arn: str, account_id: str, alarm_arns: list[str]
+) -> dict[str, Any]:
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -262,7 +279,12 @@ def _topic_policy(topic_arn: str, account_id: str) -> dict[str, Any]:
                 "Principal": {"Service": ["cloudwatch.amazonaws.com", "budgets.amazonaws.com"]},
                 "Action": "sns:Publish",
                 "Resource": topic_arn,
-                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": account_id},
+                    "ArnEquals": {
+                        "aws:SourceArn": [*alarm_arns, budget_arn(tenant_id, account_id)]
+                    },
+                },
             },
             {
                 "Sid": "DenyInsecureTransport",

@@ -300,6 +300,7 @@ class _PlanMocks(pulumi.runtime.Mocks):
     def __init__(self) -> None:
         self._default_tags: dict[str, dict[str, str]] = {}
         self._regions: dict[str, str] = {}
+        self._accounts: dict[str, str] = {}
         self._local = threading.local()
 
     def last_registration(self) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -313,10 +314,12 @@ class _PlanMocks(pulumi.runtime.Mocks):
         inputs = dict(args.inputs)
         provider_id = args.provider.rsplit("::", 1)[-1] if args.provider else ""
         region = self._regions.get(provider_id, "us-east-1")
-        resource_id, extra = self._physical(args.typ, args.name, inputs, region)
+        account = self._accounts.get(provider_id, ACCOUNT_ID)
+        resource_id, extra = self._physical(args.typ, args.name, inputs, region, account)
         state = {**inputs, **extra}
         if args.typ == "pulumi:providers:aws":
             self._regions[resource_id] = str(inputs.get("region", region))
+            self._accounts[resource_id] = _provider_account(inputs)
             self._default_tags[resource_id] = _provider_default_tags(inputs)
         elif args.custom and _takes_default_tags(args.typ):
             state["tagsAll"] = {
@@ -340,11 +343,10 @@ class _PlanMocks(pulumi.runtime.Mocks):
         raise PlanError(f"the offline planner has no answer for invoke {args.token}")
 
     def _physical(
-        self, typ: str, name: str, inputs: dict[str, Any], region: str
+        self, typ: str, name: str, inputs: dict[str, Any], region: str, account: str
     ) -> tuple[str, dict[str, Any]]:
         """A physical id and the provider-computed state of one resource."""
         h = _digest(typ, name)
-        account = ACCOUNT_ID
         if typ in _EC2_PREFIXES:
             rid = _EC2_PREFIXES[typ] + h[:17]
             extra: dict[str, Any] = {}
@@ -443,6 +445,18 @@ def _takes_default_tags(type_token: str) -> bool:
         return False
     module = importlib.import_module(f"pulumi_aws.{module_path.split('/')[0]}")
     return hasattr(getattr(module, class_name, None), "tags_all")
+
+
+def _provider_account(inputs: dict[str, Any]) -> str:
+    """The account a provider's resources live in: its assumed role's, else the mocks' own."""
+    raw = inputs.get("assumeRoles")
+    if isinstance(raw, str):
+        raw = json.loads(raw)
+    for role in raw or []:
+        arn = str((role or {}).get("roleArn") or "")
+        if arn.count(":") >= 5:
+            return arn.split(":")[4]
+    return ACCOUNT_ID
 
 
 def _provider_default_tags(inputs: dict[str, Any]) -> dict[str, str]:
