@@ -51,9 +51,11 @@ class PlanError(RuntimeError):
     """The program failed for a reason other than an invalid spec."""
 
 
-def plan_spec(spec: TenantSpec, aws_endpoint: str | None = None) -> TenantPlan:
+def plan_spec(
+    spec: TenantSpec, aws_endpoint: str | None = None, role_session_name: str | None = None
+) -> TenantPlan:
     """Plan the bundle of a validated spec."""
-    return plan_config(spec.tenant_id, engine_config(spec, aws_endpoint))
+    return plan_config(spec.tenant_id, engine_config(spec, aws_endpoint, role_session_name))
 
 
 def plan_stack_file(path: Path) -> TenantPlan:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from control_plane.cli import billing, check, demo, invoices, ops, plan, sandbox, tenants
+from control_plane.cli import billing, cells, check, demo, invoices, ops, plan, sandbox, tenants
 
 app = typer.Typer(
     name="tenantctl",
@@ -22,7 +22,7 @@ def _root() -> None:
     """Provision, check, scale, bill and retire per-tenant AWS service bundles."""
 
 
-for module in (demo, plan, check, tenants, ops, billing, invoices, sandbox):
+for module in (demo, plan, check, tenants, ops, billing, invoices, sandbox, cells):
     module.register(app)
 
 

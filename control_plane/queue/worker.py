@@ -41,7 +41,7 @@ from control_plane.registry.database import Database, open_database
 from control_plane.registry.lifecycle import Action, TenantState, next_state
 from control_plane.registry.repository import OperationStatus, Registry
 from control_plane.registry.runs import RunResult
-from control_plane.runners.base import RunnerError, StackRunner
+from control_plane.runners.base import RunnerError, StackRunner, running_job
 from control_plane.settings import Settings
 from planner.stacks import StackFiles
 
@@ -244,7 +244,7 @@ class Worker:
         error: str | None = None
         retryable = False
         try:
-            with _Heartbeat(self.queue, job):
+            with _Heartbeat(self.queue, job), running_job(f"job-{job.id}"):
                 result = self._run(job, spec, events)
         except RunnerError as failure:
             error, retryable = str(failure), failure.retryable
