@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from control_plane.cells.quotas import ACCOUNT_SCOPE, QUOTAS, Quota, Scope
+from planner.quotas import ACCOUNT_SCOPE, QUOTAS, Quota, Scope
 
 
 @dataclass(frozen=True)

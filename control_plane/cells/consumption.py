@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from collections import Counter
 
 from components.plans import NatStrategy, PlanName, get_plan
 from components.spec import (
@@ -22,12 +21,8 @@ from components.spec import (
     TableSpec,
     TenantSpec,
 )
-from control_plane.cells.quotas import QUOTAS, Scope
-from planner.model import TenantPlan
 from planner.program import plan_spec
-
-Consumption = dict[str, int]
-"""Units per quota key (only quotas the bundle uses)."""
+from planner.quotas import Consumption, count_consumption
 
 # Ordered by how many NAT gateways (and Elastic IPs) the strategy creates.
 _NAT_RANK = {NatStrategy.NONE: 0, NatStrategy.SINGLE: 1, NatStrategy.PER_AZ: 2}
@@ -55,30 +50,6 @@ def largest_spec(plan: PlanName) -> TenantSpec:
             else None
         ),
     )
-
-
-def count_consumption(plan: TenantPlan) -> Consumption:
-    """Quota units the resources of one offline plan take."""
-    by_type = Counter(r.type for r in plan.resources if r.custom)
-    zones = {
-        r.id: str(r.inputs.get("availabilityZone", ""))
-        for r in plan.resources
-        if r.type == "aws:ec2/subnet:Subnet"
-    }
-    used: Consumption = {}
-    for quota in QUOTAS:
-        if quota.scope is Scope.AVAILABILITY_ZONE:
-            per_zone = Counter(
-                zones.get(str(r.inputs.get("subnetId")), "")
-                for r in plan.resources
-                if r.type in quota.resource_types
-            )
-            count = max(per_zone.values(), default=0)
-        else:
-            count = sum(by_type[t] for t in quota.resource_types)
-        if count:
-            used[quota.key] = count
-    return used
 
 
 @functools.cache

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from control_plane.cells.quotas import QUOTAS
+from planner.quotas import QUOTAS
 
 QuotaValues = Mapping[tuple[str, str], float]
 """Values by (service code, quota code)."""
