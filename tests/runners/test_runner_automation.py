@@ -148,7 +148,7 @@ def test_stack_file_keeps_the_secrets_settings_and_replaces_config(
 
     written = yaml.safe_load(path.read_text())
     assert written["encryptionsalt"] == "v1:abc:def"
-    assert set(written["config"]) == {SPEC_KEY, ENDPOINT_KEY}
+    assert set(written["config"]) == {SPEC_KEY, SESSION_KEY, ENDPOINT_KEY}
     assert spec_from_config("acme", written["config"]) == spec
 
 
