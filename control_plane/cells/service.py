@@ -26,6 +26,7 @@ from components.spec import (
 )
 from control_plane.cells.accounts import SiloRequest, vend_account
 from control_plane.cells.capacity import QuotaUse, cell_use
+from control_plane.cells.management import write_management_stack
 from control_plane.cells.placement import placed_in
 from control_plane.cells.quotas import (
     GLOBAL_QUOTA_REGION,
@@ -39,6 +40,7 @@ from control_plane.registry.database import Database
 from control_plane.registry.lifecycle import TenantState
 from control_plane.registry.models import Tenant, utcnow
 from control_plane.settings import Settings
+from planner.stacks import StackFiles
 
 OrganizationsFactory = Callable[[], Any]
 """A boto3 `organizations` client with the management account's credentials."""
@@ -134,7 +136,8 @@ class CellService:
             return _view(session, cell)
 
     def vend(self, tenant_id: str, *, email: str, region: str) -> CellView:
-        """Create a silo account for `tenant_id` through Organizations; register it as a cell."""
+        """Create a silo account for `tenant_id` through Organizations; register it as a cell
+        and list it in the management stack's config."""
         _tenant_id(tenant_id)
         if not _EMAIL.fullmatch(email) or len(email) > 64:
             raise CellError(
@@ -166,10 +169,14 @@ class CellService:
                 quotas=quotas,
                 quotas_read_at=utcnow(),
                 silo_tenant=tenant_id,
+                account_email=email,
                 drained=False,
             )
             session.add(cell)
             session.flush()
+            write_management_stack(
+                session, self.settings, StackFiles(self.settings.stacks_dir).root
+            )
             return _view(session, cell)
 
     def refresh(self, name: str) -> CellView:

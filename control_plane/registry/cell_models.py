@@ -33,6 +33,8 @@ class CellRecord(Base):
     quotas_read_at: Mapped[datetime]
     silo_tenant: Mapped[str | None] = mapped_column(String(32), unique=True)
     """The one tenant of a silo account; empty for a pooled cell."""
+    account_email: Mapped[str | None] = mapped_column(String(64))
+    """A silo account's root e-mail address (the management stack declares it)."""
     drained: Mapped[bool] = mapped_column(Boolean, default=False)
     """A drained cell keeps its tenants and takes no new ones."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -9,12 +10,15 @@ import pytest
 from botocore.stub import Stubber
 
 from control_plane.cells.accounts import AccountVendingError, SiloRequest, vend_account
+from control_plane.cells.management import management_stack_file
 from control_plane.cells.placement import PlacementError
 from control_plane.cells.service import CellError, CellService
 from control_plane.queue.worker import Worker
 from control_plane.registry.database import Database
 from control_plane.service import InvalidSpecError, TenantService
 from control_plane.settings import Settings
+from planner.program import plan_management_stack
+from planner.stacks import PROJECT_ROOT
 from tests.cells.conftest import Seed, organization
 from tests.control_plane.control_plane_helpers import RecordingRunner, spec_data
 
@@ -183,3 +187,35 @@ def test_a_refused_account_request_carries_the_aws_error() -> None:
             match="refused the account of 'acme': AWSOrganizationsNotInUseException",
         ):
             vend_account(client, REQUEST)
+
+
+def test_the_example_management_stack_plans_the_silo_account_offline() -> None:
+    plan = plan_management_stack(PROJECT_ROOT / "stacks" / "management" / "Pulumi.silos.yaml")
+
+    [account] = plan.by_type("aws:organizations/account:Account")
+    assert account.id == "330000000003"  # adopted by import, not created again
+    assert account.inputs == {
+        "name": "tenants-acme",
+        "email": "aws+acme@acme.example",
+        "roleName": "OrganizationAccountAccessRole",
+        "iamUserAccessToBilling": "DENY",
+        "closeOnDeletion": False,
+        "tags": {"tenant": "acme", "managed-by": "tenants-platform"},
+    }
+    assert account.protect and account.retain_on_delete
+    assert plan.stack_outputs["acme_access_role_arn"] == (
+        "arn:aws:iam::330000000003:role/OrganizationAccountAccessRole"
+    )
+    assert plan.warnings == []
+
+
+def test_vending_lists_the_account_in_the_management_stack(
+    silo_cells: tuple[CellService, str], settings: Settings
+) -> None:
+    cells, ou = silo_cells
+
+    view = cells.vend("acme", email="aws+acme@example.com", region="eu-west-1")
+
+    plan = plan_management_stack(management_stack_file(settings.stacks_dir or Path()))
+    [account] = plan.by_type("aws:organizations/account:Account")
+    assert (account.id, account.inputs["parentId"]) == (view.account_id, ou)

@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("quotas", sa.JSON(), nullable=False),
         sa.Column("quotas_read_at", sa.DateTime(), nullable=False),
         sa.Column("silo_tenant", sa.String(length=32), nullable=True),
+        sa.Column("account_email", sa.String(length=64), nullable=True),
         sa.Column("drained", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("name"),
