@@ -25,7 +25,7 @@ from components.plans import PlanName
 from components.spec import CellPlacement, TenantSpec, format_validation_error
 from components.stack_config import InvalidStackError
 from control_plane.cells.consumption import plan_consumption
-from control_plane.cells.placement import adopt, cells_exist, place, replan
+from control_plane.cells.placement import PlacementError, adopt, cells_exist, place, replan
 from control_plane.queue.jobs import JobKind, JobQueue, JobStatus
 from control_plane.registry import cidr
 from control_plane.registry.database import Database
@@ -38,6 +38,11 @@ from planner.stacks import StackFiles, UnknownTenantError
 
 class InvalidSpecError(ValueError):
     """The requested spec is not valid; the message lists every offending field."""
+
+
+class PlacementRefusedError(InvalidSpecError):
+    """No cell can take the tenant or its new plan; the message names the quota. Billing
+    retries it on its next pass, so adding capacity lets the request through."""
 
 
 class SpecChangeError(ValueError):
@@ -220,7 +225,8 @@ class TenantService:
                 block = probe.network.cidr
                 cidr.reserve(session, tenant_id, block, elsewhere)
             placed = _validate({**data, "network": {**network, "cidr": str(block)}})
-            cell = place(session, placed)
+            with _refused_placement():
+                cell = place(session, placed)
             spec = _validate({**placed.model_dump(mode="json"), "cell": _dump(cell)})
             tenant.cidr = str(block)
             registry.add_spec_version(tenant, spec, actor=actor, reason="create")
@@ -256,7 +262,8 @@ class TenantService:
         self._measure(spec.plan)
         with self._use_case() as (registry, _files):
             tenant = registry.add_tenant(spec, state=TenantState.PENDING)
-            adopt(registry.session, spec)
+            with _refused_placement():
+                adopt(registry.session, spec)
             elsewhere = self._stack_file_networks(registry, exclude=tenant_id)
             cidr.reserve(registry.session, tenant_id, spec.network.cidr, elsewhere)
             registry.add_spec_version(tenant, spec, actor=actor, reason="register stack file")
@@ -467,7 +474,8 @@ class TenantService:
                 message="no change: the desired spec is already this",
             )
         if spec.plan != current.plan:
-            replan(registry.session, tenant.id, spec.plan)
+            with _refused_placement():
+                replan(registry.session, tenant.id, spec.plan)
         tenant.state = target
         registry.add_spec_version(tenant, spec, actor=actor, reason=reason)
         files.write(spec)
@@ -601,6 +609,14 @@ def _validate(data: Mapping[str, Any]) -> TenantSpec:
         return TenantSpec.model_validate(data)
     except ValidationError as error:
         raise InvalidSpecError(format_validation_error(error)) from None
+
+
+@contextmanager
+def _refused_placement() -> Iterator[None]:
+    try:
+        yield
+    except PlacementError as error:
+        raise PlacementRefusedError(str(error)) from None
 
 
 def _dump(cell: CellPlacement | None) -> dict[str, Any] | None:

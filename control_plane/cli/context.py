@@ -16,7 +16,6 @@ from rich.console import Console
 from rich.markup import escape
 
 from components.stack_config import InvalidStackError
-from control_plane.cells.placement import PlacementError
 from control_plane.registry.cidr import NetworkPoolError
 from control_plane.registry.database import Database, open_database
 from control_plane.registry.lifecycle import TransitionError
@@ -44,7 +43,6 @@ USER_ERRORS = (
     UnknownTenantError,
     InvalidStackError,
     RunnerError,
-    PlacementError,
 )
 """Errors that explain themselves: shown as one message and exit code 1, no traceback."""
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from control_plane.cells.placement import PlacementError
 from control_plane.cells.service import CellService
-from control_plane.service import SpecChangeError, TenantService
+from control_plane.service import PlacementRefusedError, SpecChangeError, TenantService
 from planner.stacks import StackFiles
 from tests.cells.conftest import Seed, add_pool_cell
 from tests.control_plane.control_plane_helpers import spec_data
@@ -30,7 +29,7 @@ def test_a_full_cell_sends_the_next_tenant_elsewhere_until_every_cell_is_full(
 
     # The least-filled cell takes each tenant (ties by name), so they alternate.
     assert placed == ["eu-a", "eu-b", "eu-a", "eu-b"]
-    with pytest.raises(PlacementError) as refused:
+    with pytest.raises(PlacementRefusedError) as refused:
         tenants.create(spec_data("ten5", "free"), actor="op")
     message = str(refused.value)
     assert "no cell serving eu-west-1 has room for plan 'free'" in message
@@ -53,7 +52,7 @@ def test_the_headroom_is_kept_free(
     tenants.create(spec_data("ten1", "free"), actor="op")
     tenants.create(spec_data("ten2", "free"), actor="op")
 
-    with pytest.raises(PlacementError, match="would be 3 of 2 \\(quota 4 less headroom\\)"):
+    with pytest.raises(PlacementRefusedError, match="would be 3 of 2 \\(quota 4 less headroom\\)"):
         tenants.create(spec_data("ten3", "free"), actor="op")
 
 
@@ -71,7 +70,7 @@ def test_a_drained_cell_takes_no_new_tenants(
     assert _cell_of(tenants, second.tenant_id) == "eu-a"
     assert cells.show("eu-b").drained
     cells.drain("eu-a")
-    with pytest.raises(PlacementError, match="eu-a: drained; eu-b: drained"):
+    with pytest.raises(PlacementRefusedError, match="eu-a: drained; eu-b: drained"):
         tenants.create(spec_data("ten3", "free"), actor="op")
     cells.drain("eu-b", undo=True)
     assert _cell_of(tenants, tenants.create(spec_data("ten3", "free"), actor="op").tenant_id) == (
@@ -89,7 +88,7 @@ def test_only_cells_serving_the_region_are_used(
     central = tenants.create(spec_data("ten1", "free", region="eu-central-1"), actor="op").tenant_id
 
     assert _cell_of(tenants, central) == "eu-a"
-    with pytest.raises(PlacementError, match="no pool cell serves region 'us-west-2'"):
+    with pytest.raises(PlacementRefusedError, match="no pool cell serves region 'us-west-2'"):
         tenants.create(spec_data("ten2", "free", region="us-west-2", residency="us"), actor="op")
 
 
@@ -102,7 +101,7 @@ def test_an_upgrade_that_does_not_fit_is_refused_naming_the_quota(
     before = tenants.show("ten1")
     stack_file = settings_stacks.path("ten1").read_text()
 
-    with pytest.raises(PlacementError) as refused:
+    with pytest.raises(PlacementRefusedError) as refused:
         tenants.change_plan("ten1", "pro", actor="op")
 
     assert str(refused.value).startswith(
@@ -114,7 +113,7 @@ def test_an_upgrade_that_does_not_fit_is_refused_naming_the_quota(
     assert (after.plan, after.spec_version) == (before.plan, before.spec_version)
     assert settings_stacks.path("ten1").read_text() == stack_file
     # The same change through an update is refused the same way.
-    with pytest.raises(PlacementError, match="EC2-VPC Elastic IPs"):
+    with pytest.raises(PlacementRefusedError, match="EC2-VPC Elastic IPs"):
         tenants.update("ten1", {"plan": "pro"}, actor="op")
 
     # Once AWS raised the quota and the cell was measured again, the upgrade goes through.
@@ -170,7 +169,7 @@ def test_a_registered_stack_file_must_name_a_registered_cell(
     add_pool_cell(cells, "eu-a", "310000000001", ["eu-west-1"])
     base = {**spec_data("ten1", "starter"), "network": {"cidr": "10.64.0.0/20"}}
     settings_stacks.write_spec(TenantSpec.model_validate(base))
-    with pytest.raises(PlacementError, match="names no cell, but cells are registered"):
+    with pytest.raises(PlacementRefusedError, match="names no cell, but cells are registered"):
         tenants.register_stack("ten1", actor="op")
 
     wrong = {
@@ -179,7 +178,7 @@ def test_a_registered_stack_file_must_name_a_registered_cell(
         "role_arn": "arn:aws:iam::310000000009:role/x",
     }
     settings_stacks.write_spec(TenantSpec.model_validate({**base, "cell": wrong}))
-    with pytest.raises(PlacementError, match="not a registered cell"):
+    with pytest.raises(PlacementRefusedError, match="not a registered cell"):
         tenants.register_stack("ten1", actor="op")
 
     right = {

@@ -11,11 +11,10 @@ from botocore.stub import Stubber
 
 from control_plane.cells.accounts import AccountVendingError, SiloRequest, vend_account
 from control_plane.cells.management import management_stack_file
-from control_plane.cells.placement import PlacementError
 from control_plane.cells.service import CellError, CellService
 from control_plane.queue.worker import Worker
 from control_plane.registry.database import Database
-from control_plane.service import InvalidSpecError, TenantService
+from control_plane.service import InvalidSpecError, PlacementRefusedError, TenantService
 from control_plane.settings import Settings
 from planner.program import plan_management_stack
 from planner.stacks import PROJECT_ROOT
@@ -63,7 +62,7 @@ def test_a_silo_account_is_vended_into_the_unit_and_becomes_a_cell_of_one(
         "role_arn": view.role_arn,
     }
     # A pool tenant never lands in a silo account.
-    with pytest.raises(PlacementError, match="no pool cell serves region 'eu-west-1'"):
+    with pytest.raises(PlacementRefusedError, match="no pool cell serves region 'eu-west-1'"):
         tenants.create(spec_data("globex", "enterprise"), actor="op")
     with pytest.raises(CellError, match="cell 'silo-acme' already exists"):
         cells.vend("acme", email="aws+acme2@example.com", region="eu-west-1")
@@ -93,7 +92,7 @@ def test_retiring_a_silo_tenant_keeps_its_account(
 def test_a_silo_tenant_needs_its_account_first_and_an_enterprise_plan(
     silo_cells: tuple[CellService, str], tenants: TenantService
 ) -> None:
-    with pytest.raises(PlacementError, match="vend it with `tenantctl cells vend acme"):
+    with pytest.raises(PlacementRefusedError, match="vend it with `tenantctl cells vend acme"):
         tenants.create(spec_data("acme", "enterprise", isolation="silo"), actor="op")
     with pytest.raises(InvalidSpecError, match="a silo account is not available on plan 'pro'"):
         tenants.create(spec_data("acme", "pro", isolation="silo"), actor="op")
