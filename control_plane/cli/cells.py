@@ -162,7 +162,7 @@ def _use_table(views: list[CellView]) -> Table:
             table.add_row(
                 view.name,
                 use.scope,
-                use.title,
+                use.quota,
                 f"[{colour}]{use.used}[/]",
                 str(use.limit),
                 f"{use.value:g} - {view.headroom_percent}%",
