@@ -51,7 +51,7 @@ def test_add_list_show_and_drain(tenantctl: Any) -> None:
     assert cell["external_id_set"] is True and "tenants-control-plane" not in listing.stdout
 
     table = tenantctl("cells", "list")
-    assert "use against quotas" in table.stdout and "VPCs per Region" in table.stdout
+    assert "use against quotas" in table.stdout and "nat-gateways-per-az" in table.stdout
     shown = tenantctl("cells", "show", "eu-pool-1")
     assert "tenants: acme2" in shown.stdout
 
