@@ -102,7 +102,7 @@ def adopt(session: Session, spec: TenantSpec) -> None:
         raise PlacementError(
             f"stack file of {spec.tenant_id!r} names cell {spec.cell.name!r} "
             f"({spec.cell.account_id}, {spec.cell.role_arn}), which is not a registered cell; "
-            f"see `tenantctl cells list`"
+            f"register the account with `tenantctl cells add` (see `tenantctl cells list`)"
         )
     if cell.silo_tenant not in (None, spec.tenant_id):
         raise PlacementError(f"cell {cell.name!r} is the silo account of {cell.silo_tenant!r}")
