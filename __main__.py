@@ -7,7 +7,13 @@ it through the Automation API, and `tenantctl plan` under the SDK's mocks.
 import pulumi
 
 from components.bundle import ServiceBundle, ServiceBundleArgs
-from components.stack_config import ENDPOINT_KEY, SPEC_KEY, InvalidStackError, spec_from_config
+from components.stack_config import (
+    ENDPOINT_KEY,
+    SESSION_KEY,
+    SPEC_KEY,
+    InvalidStackError,
+    spec_from_config,
+)
 
 stack = pulumi.get_stack()
 config = pulumi.Config()
@@ -20,10 +26,15 @@ except InvalidStackError as error:
 
 bundle = ServiceBundle(
     spec.tenant_id,
-    ServiceBundleArgs(spec=spec, aws_endpoint=config.get(ENDPOINT_KEY.split(":")[1])),
+    ServiceBundleArgs(
+        spec=spec,
+        aws_endpoint=config.get(ENDPOINT_KEY.split(":")[1]),
+        role_session_name=config.get(SESSION_KEY.split(":")[1]),
+    ),
 )
 for name, value in bundle.outputs().items():
     pulumi.export(name, value)
 pulumi.export("tenant", spec.tenant_id)
 pulumi.export("plan", spec.plan.value)
 pulumi.export("region", spec.region)
+pulumi.export("cell", spec.cell.name if spec.cell is not None else None)

@@ -11,19 +11,15 @@ import pulumi
 import pulumi_aws as aws
 from pulumi import ResourceOptions
 
-from components.storage import tenant_event_rule_arns
+from components.names import (
+    alarm_name,
+    alarm_topic_name,
+    budget_arn,
+    budget_name,
+    tenant_event_rule_arns,
+)
 
 _GB = 1024**3
-
-
-def alarm_name_prefix(tenant_id: str) -> str:
-    """What every CloudWatch alarm of the tenant is named with; readers of alarm states
-    (metering, health) list alarms by it, then confirm the `tenant` tag."""
-    return f"tenant-{tenant_id}-"
-
-
-def alarm_name(tenant_id: str, role: str) -> str:
-    return f"{alarm_name_prefix(tenant_id)}{role}"
 
 
 @dataclass
@@ -80,24 +76,8 @@ class TenantAlarms(pulumi.ComponentResource):
 
         topic = aws.sns.Topic(
             f"{name}-topic",
-            name=f"tenant-{args.tenant_id}-alarms",
+            name=alarm_topic_name(args.tenant_id),
             kms_master_key_id=args.key_arn,
-            opts=child,
-        )
-        aws.sns.TopicPolicy(
-            f"{name}-topic-policy",
-            arn=topic.arn,
-            policy=pulumi.Output.all(topic.arn, args.account_id).apply(
-                lambda a: json.dumps(
-                    _topic_policy(
-                        a[0],
-                        a[1],
-                        tenant_event_rule_arns(args.tenant_id, args.region, a[1])
-                        if args.event_notifications
-                        else None,
-                    )
-                )
-            ),
             opts=child,
         )
         for i, contact in enumerate(args.contacts):
@@ -113,6 +93,28 @@ class TenantAlarms(pulumi.ComponentResource):
         alarms = self._create_compute_alarms()
         alarms.append(self._create_storage_alarm())
         self._create_budget(topic)
+        # After the alarms: the policy names each of them, so that in a pooled account
+        # another tenant's alarms and budgets cannot publish to this topic.
+        aws.sns.TopicPolicy(
+            f"{name}-topic-policy",
+            arn=topic.arn,
+            policy=pulumi.Output.all(
+                topic.arn, args.account_id, pulumi.Output.all(*[a.arn for a in alarms])
+            ).apply(
+                lambda a: json.dumps(
+                    _topic_policy(
+                        args.tenant_id,
+                        a[0],
+                        a[1],
+                        a[2],
+                        tenant_event_rule_arns(args.tenant_id, args.region, a[1])
+                        if args.event_notifications
+                        else None,
+                    )
+                )
+            ),
+            opts=child,
+        )
         dashboard = self._create_dashboard()
 
         self.topic_arn = topic.arn
@@ -221,7 +223,7 @@ class TenantAlarms(pulumi.ComponentResource):
         args = self._args
         aws.budgets.Budget(
             f"{self._name}-budget",
-            name=f"tenant-{args.tenant_id}-monthly",
+            name=budget_name(args.tenant_id),
             budget_type="COST",
             limit_amount=str(args.budget_usd),
             limit_unit="USD",
@@ -278,9 +280,14 @@ def _storage_queries(bucket_names: list[str]) -> list[dict[str, Any]]:
 
 
 def _topic_policy(
-    topic_arn: str, account_id: str, event_rules: str | None = None
+    tenant_id: str,
+    topic_arn: str,
+    account_id: str,
+    alarm_arns: list[str],
+    event_rules: str | None = None,
 ) -> dict[str, Any]:
-    """Alarms and budgets publish over TLS; so do the tenant's `event_rules`, when given."""
+    """The tenant's own alarms and budget publish over TLS; so do the tenant's
+    `event_rules` (an ARN pattern), when given."""
     events = [
         {
             "Sid": "TenantEventRulesPublish",
@@ -288,7 +295,10 @@ def _topic_policy(
             "Principal": {"Service": "events.amazonaws.com"},
             "Action": "sns:Publish",
             "Resource": topic_arn,
-            "Condition": {"ArnLike": {"aws:SourceArn": event_rules}},
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": account_id},
+                "ArnLike": {"aws:SourceArn": event_rules},
+            },
         }
     ]
     return {
@@ -301,7 +311,12 @@ def _topic_policy(
                 "Principal": {"Service": ["cloudwatch.amazonaws.com", "budgets.amazonaws.com"]},
                 "Action": "sns:Publish",
                 "Resource": topic_arn,
-                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": account_id},
+                    "ArnEquals": {
+                        "aws:SourceArn": [*alarm_arns, budget_arn(tenant_id, account_id)]
+                    },
+                },
             },
             {
                 "Sid": "DenyInsecureTransport",

@@ -17,6 +17,7 @@ from components.mail import TenantMail, TenantMailArgs
 from components.network import TenantNetwork, TenantNetworkArgs
 from components.plans import get_plan
 from components.spec import TenantSpec
+from components.stack_config import role_session_name
 from components.storage import LOAD_BALANCER_LOG_PREFIX, TenantStorage, TenantStorageArgs
 from components.telephony import TenantTelephony, TenantTelephonyArgs
 
@@ -36,6 +37,8 @@ class ServiceBundleArgs:
     """The validated tenant contract."""
     aws_endpoint: str | None = None
     """Local AWS endpoint (the moto sandbox); `None` for real AWS."""
+    role_session_name: str | None = None
+    """Session name for the cell's role (names the tenant and the job); a default otherwise."""
 
 
 class ServiceBundle(pulumi.ComponentResource):
@@ -66,12 +69,23 @@ class ServiceBundle(pulumi.ComponentResource):
         spec = args.spec
         addons = spec.addons
         voicemail = addons.telephony is not None and addons.telephony.voicemail
-        provider = _tenant_provider(name, spec, args.aws_endpoint, ResourceOptions(parent=self))
+        provider = _tenant_provider(
+            name,
+            spec,
+            args.aws_endpoint,
+            args.role_session_name or role_session_name(spec.tenant_id),
+            ResourceOptions(parent=self),
+        )
         # Children inherit the tenant provider, so its default tags reach every resource.
         child = ResourceOptions(parent=self, providers={"aws": provider})
-        account_id = aws.get_caller_identity_output(
-            opts=pulumi.InvokeOutputOptions(provider=provider, parent=self)
-        ).account_id
+        # A placed tenant's account is its cell's; only an unplaced one asks STS.
+        account_id: pulumi.Output[str] = (
+            pulumi.Output.from_input(spec.cell.account_id)
+            if spec.cell is not None
+            else aws.get_caller_identity_output(
+                opts=pulumi.InvokeOutputOptions(provider=provider, parent=self)
+            ).account_id
+        )
 
         storage = TenantStorage(
             f"{name}-storage",
@@ -106,6 +120,7 @@ class ServiceBundle(pulumi.ComponentResource):
             TenantNetworkArgs(
                 tenant_id=spec.tenant_id,
                 region=spec.region,
+                account_id=account_id,
                 cidr=spec.network.cidr,
                 az_count=spec.effective_az_count,
                 nat=spec.effective_nat,
@@ -292,15 +307,29 @@ def _log_bucket(name: str | None) -> str:
 
 
 def _tenant_provider(
-    name: str, spec: TenantSpec, endpoint: str | None, opts: ResourceOptions
+    name: str, spec: TenantSpec, endpoint: str | None, session_name: str, opts: ResourceOptions
 ) -> aws.Provider:
     # With a sandbox endpoint every service points at moto and no real account is asked for.
     sandbox = endpoint is not None
+    cell = spec.cell
     return aws.Provider(
         f"{name}-aws",
         aws.ProviderArgs(
             region=spec.region,
             default_tags=aws.ProviderDefaultTagsArgs(tags=spec.platform_tags),
+            # The control plane's credentials reach the tenant's account only through the
+            # cell's role; ambient credentials serve an unplaced tenant.
+            assume_roles=(
+                [
+                    aws.ProviderAssumeRoleArgs(
+                        role_arn=cell.role_arn,
+                        external_id=cell.external_id,
+                        session_name=session_name,
+                    )
+                ]
+                if cell is not None
+                else None
+            ),
             endpoints=(
                 [aws.ProviderEndpointArgs(**dict.fromkeys(SANDBOX_SERVICES, endpoint))]
                 if sandbox

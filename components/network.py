@@ -24,6 +24,8 @@ class TenantNetworkArgs:
     """Tenant slug, for names."""
     region: str
     """AWS region; availability zones are `<region>a`, `b`, `c`."""
+    account_id: pulumi.Input[str]
+    """AWS account hosting the bundle (the flow-log role's trust conditions)."""
     cidr: ipaddress.IPv4Network
     """VPC CIDR; each AZ gets a private (and, with NAT, a public) subnet carved from it."""
     az_count: int
@@ -249,19 +251,32 @@ class TenantNetwork(pulumi.ComponentResource):
             kms_key_id=args.kms_key_arn,
             opts=child,
         )
+        # The flow log's id is assigned after this role must exist, so its trust can name
+        # the region's flow logs of the account, not this one; the role may write only
+        # into this tenant's log group.
         role = aws.iam.Role(
             f"{name}-flow-logs-role",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                }
+            assume_role_policy=pulumi.Output.from_input(args.account_id).apply(
+                lambda account: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
+                                "Action": "sts:AssumeRole",
+                                "Condition": {
+                                    "StringEquals": {"aws:SourceAccount": account},
+                                    "ArnLike": {
+                                        "aws:SourceArn": (
+                                            f"arn:aws:ec2:{args.region}:{account}:vpc-flow-log/*"
+                                        )
+                                    },
+                                },
+                            }
+                        ],
+                    }
+                )
             ),
             permissions_boundary=args.permissions_boundary_arn,
             opts=child,

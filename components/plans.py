@@ -85,6 +85,8 @@ class PlanLimits(_Frozen):
     """Whether the customer may have an operator role in its own AWS account."""
     schedules: bool
     """Whether scheduled scaling actions are allowed."""
+    silo_account: bool = False
+    """Whether the tenant may have an AWS account of its own (`isolation: silo`)."""
 
 
 class PlanPricing(_Frozen):
@@ -324,6 +326,7 @@ CATALOG: dict[PlanName, Plan] = {
             access_logs=True,
             operator_role=True,
             schedules=True,
+            silo_account=True,
         ),
         pricing=PlanPricing(
             monthly=Decimal("1999.00"),

@@ -561,6 +561,54 @@ def _time_zones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
 
+class Isolation(StrEnum):
+    """Whether the tenant shares an AWS account with other tenants."""
+
+    POOL = "pool"
+    """Placed in a pooled cell: an account shared with other tenants."""
+    SILO = "silo"
+    """An AWS account of its own, vended through AWS Organizations (plans that allow it)."""
+
+
+CellName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$"),
+    Field(description="Lower-case letters, digits and hyphens, 3-40 characters."),
+]
+
+
+def silo_cell_name(tenant_id: str) -> str:
+    """The name of the one-tenant cell a silo tenant's account is registered as."""
+    return f"silo-{tenant_id}"
+
+
+class CellPlacement(_Spec):
+    """The AWS account (cell) the bundle is deployed into and the role that reaches it."""
+
+    name: CellName
+    """The cell's name in the control plane's registry."""
+    account_id: str = Field(pattern=r"^\d{12}$")
+    """The cell's 12-digit AWS account id."""
+    role_arn: str = Field(
+        max_length=2048, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]+$"
+    )
+    """The role the tenant's AWS provider assumes in the cell's account."""
+    external_id: str | None = Field(
+        default=None, min_length=2, max_length=1224, pattern=r"^[A-Za-z0-9+=,.@:/_-]+$"
+    )
+    """`sts:ExternalId` the role's trust policy asks for, if any."""
+
+    @model_validator(mode="after")
+    def _role_in_account(self) -> Self:
+        role_account = self.role_arn.split(":")[4]
+        if role_account != self.account_id:
+            raise ValueError(
+                f"role {self.role_arn} is in account {role_account}, not the cell's account "
+                f"{self.account_id}"
+            )
+        return self
+
+
 class TenantSpec(_Spec):
     """Everything that defines one tenant's service bundle."""
 
@@ -590,6 +638,11 @@ class TenantSpec(_Spec):
         default_factory=dict, max_length=40
     )
     """Extra tags for every taggable resource; the four platform tags are reserved."""
+    isolation: Isolation = Isolation.POOL
+    """`pool` (a shared cell) or `silo` (an account of its own); fixed for the tenant's life."""
+    cell: CellPlacement | None = None
+    """The cell the control plane placed the tenant in, fixed for its life like `region`.
+    Left out, the bundle deploys with the ambient credentials' account (no cells set up)."""
 
     @property
     def plan_entry(self) -> Plan:
@@ -933,6 +986,28 @@ def _violations(spec: TenantSpec) -> list[InitErrorDetails]:
     if spec.storage.table is not None and not limits.table:
         out.append(
             _error(("storage", "table"), "table", f"a table is not available on plan {name!r}")
+        )
+    if spec.isolation is Isolation.SILO and not limits.silo_account:
+        out.append(
+            _error(
+                ("isolation",),
+                spec.isolation.value,
+                f"a silo account is not available on plan {name!r}; allowed: pool",
+            )
+        )
+    silo_cell = silo_cell_name(spec.tenant_id)
+    if spec.cell is not None and (spec.isolation is Isolation.SILO) != (
+        spec.cell.name == silo_cell
+    ):
+        wanted = (
+            f"its own cell {silo_cell!r}" if spec.isolation is Isolation.SILO else "a pool cell"
+        )
+        out.append(
+            _error(
+                ("cell", "name"),
+                spec.cell.name,
+                f"a {spec.isolation.value} tenant is placed in {wanted}",
+            )
         )
     if spec.operator is not None and not limits.operator_role:
         out.append(

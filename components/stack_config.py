@@ -24,6 +24,8 @@ SPEC_KEY = f"{PROJECT_NAME}:spec"
 """Structured stack config holding the spec."""
 ENDPOINT_KEY = f"{PROJECT_NAME}:awsEndpoint"
 """Optional local AWS endpoint (the moto sandbox)."""
+SESSION_KEY = f"{PROJECT_NAME}:roleSessionName"
+"""Optional session name the provider assumes the cell's role with (names the job)."""
 
 
 MAX_SPEC_FILE_BYTES = 256 * 1024
@@ -99,9 +101,21 @@ def spec_from_config(tenant: str, config: dict[str, Any]) -> TenantSpec:
     return spec
 
 
-def engine_config(spec: TenantSpec, aws_endpoint: str | None = None) -> dict[str, str]:
+def engine_config(
+    spec: TenantSpec, aws_endpoint: str | None = None, role_session_name: str | None = None
+) -> dict[str, str]:
     """The stack config as the engine hands it to the program: JSON strings by full key."""
     config = {SPEC_KEY: json.dumps(spec.model_dump(mode="json", exclude_defaults=True))}
     if aws_endpoint:
         config[ENDPOINT_KEY] = aws_endpoint
+    if role_session_name:
+        config[SESSION_KEY] = role_session_name
     return config
+
+
+def role_session_name(tenant_id: str, job: str | None = None) -> str:
+    """`tenants-<tenant>-<job>`: CloudTrail in the cell shows which tenant and job acted.
+
+    STS allows 2-64 of `[\\w+=,.@-]`; the tenant id (at most 20) always fits whole.
+    """
+    return f"tenants-{tenant_id}-{job or 'manual'}"[:64]

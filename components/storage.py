@@ -10,6 +10,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 from pulumi import ResourceOptions
 
+from components.names import alarm_topic_name, budget_arn, tenant_event_rule_arns
 from components.spec import BucketSpec, TableSpec
 
 
@@ -58,6 +59,8 @@ class TenantStorage(pulumi.ComponentResource):
         key = self._create_key()
         log_bucket = self._create_access_log_bucket() if args.access_logs else None
         buckets = {b.role: self._create_bucket(b, key, log_bucket) for b in args.buckets}
+        if log_bucket is not None:
+            self._allow_access_log_delivery(log_bucket, list(buckets.values()))
         table = self._create_table(args.table, key) if args.table is not None else None
 
         self.key_arn = key.arn
@@ -151,21 +154,30 @@ class TenantStorage(pulumi.ComponentResource):
             ],
             opts=child,
         )
+        return bucket
+
+    def _allow_access_log_delivery(
+        self, log_bucket: aws.s3.Bucket, sources: list[aws.s3.Bucket]
+    ) -> None:
+        # Naming the source buckets, not only the account: in a pooled account another
+        # tenant's buckets could otherwise log into this one.
         aws.s3.BucketPolicy(
-            f"{name}-policy",
-            bucket=bucket.id,
-            policy=pulumi.Output.all(bucket.arn, self._args.account_id).apply(
+            f"{self._name}-access-logs-policy",
+            bucket=log_bucket.id,
+            policy=pulumi.Output.all(
+                log_bucket.arn, self._args.account_id, pulumi.Output.all(*[b.arn for b in sources])
+            ).apply(
                 lambda a: json.dumps(
                     _log_bucket_policy(
                         a[0],
                         a[1],
+                        a[2],
                         self._args.region if self._args.load_balancer_logs else None,
                     )
                 )
             ),
-            opts=child,
+            opts=ResourceOptions(parent=self),
         )
-        return bucket
 
     def _create_bucket(
         self, spec: BucketSpec, key: aws.kms.Key, log_bucket: aws.s3.Bucket | None
@@ -268,11 +280,6 @@ class TenantStorage(pulumi.ComponentResource):
         )
 
 
-def tenant_event_rule_arns(tenant_id: str, region: str, account_id: str) -> str:
-    """ARN pattern of the tenant's EventBridge rules (named `tenant-<id>-<role>`)."""
-    return f"arn:aws:events:{region}:{account_id}:rule/tenant-{tenant_id}-*"
-
-
 def _deny_insecure_transport(bucket_arn: str) -> dict[str, object]:
     return {
         "Sid": "DenyInsecureTransport",
@@ -320,9 +327,13 @@ def _load_balancer_logs(bucket_arn: str, account_id: str, region: str) -> dict[s
 
 
 def _log_bucket_policy(
-    bucket_arn: str, account_id: str, load_balancer_region: str | None = None
+    bucket_arn: str,
+    account_id: str,
+    source_arns: list[str],
+    load_balancer_region: str | None = None,
 ) -> dict[str, object]:
-    """TLS only, S3 server access logs, and the load balancer's logs when it has one."""
+    """TLS only, S3 server access logs from the tenant's `source_arns` buckets, and the load
+    balancer's logs when it has one."""
     load_balancer = (
         [_load_balancer_logs(bucket_arn, account_id, load_balancer_region)]
         if load_balancer_region is not None
@@ -339,7 +350,10 @@ def _log_bucket_policy(
                 "Principal": {"Service": "logging.s3.amazonaws.com"},
                 "Action": "s3:PutObject",
                 "Resource": f"{bucket_arn}/*",
-                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": account_id},
+                    "ArnEquals": {"aws:SourceArn": source_arns},
+                },
             },
         ],
     }
@@ -405,7 +419,22 @@ def _key_policy(
                 "Principal": {"Service": ["cloudwatch.amazonaws.com", "budgets.amazonaws.com"]},
                 "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
                 "Resource": "*",
-                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+                # The alarms do not exist yet, so their ARNs are named by the tenant's prefix;
+                # the encryption context pins the use to the tenant's own topic exactly.
+                "Condition": {
+                    "StringEquals": {
+                        "aws:SourceAccount": account_id,
+                        "kms:EncryptionContext:aws:sns:topicArn": (
+                            f"arn:aws:sns:{region}:{account_id}:{alarm_topic_name(tenant_id)}"
+                        ),
+                    },
+                    "ArnLike": {
+                        "aws:SourceArn": [
+                            f"arn:aws:cloudwatch:{region}:{account_id}:alarm:tenant-{tenant_id}-*",
+                            budget_arn(tenant_id, account_id),
+                        ]
+                    },
+                },
             },
             {
                 # Auto Scaling launches instances with EBS volumes encrypted by this key.

@@ -22,8 +22,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from components.plans import PlanName
-from components.spec import TenantSpec, clip, format_validation_error, tenant_id_problem
+from components.spec import (
+    CellPlacement,
+    TenantSpec,
+    clip,
+    format_validation_error,
+    tenant_id_problem,
+)
 from components.stack_config import InvalidStackError
+from control_plane.cells.consumption import plan_consumption
+from control_plane.cells.placement import PlacementError, adopt, cells_exist, place, replan
 from control_plane.queue.jobs import JobKind, JobQueue, JobStatus
 from control_plane.registry import cidr
 from control_plane.registry.database import Database
@@ -36,6 +44,11 @@ from planner.stacks import StackFiles, UnknownTenantError
 
 class InvalidSpecError(ValueError):
     """The requested spec is not valid; the message lists every offending field."""
+
+
+class PlacementRefusedError(InvalidSpecError):
+    """No cell can take the tenant or its new plan; the message names the quota. Billing
+    retries it on its next pass, so adding capacity lets the request through."""
 
 
 class SpecChangeError(ValueError):
@@ -202,6 +215,10 @@ class TenantService:
             raise InvalidSpecError(
                 f"invalid tenant spec, 1 error:\n  network: must be a mapping (got {network!r})"
             )
+        if "cell" in data:
+            raise SpecChangeError(
+                "cell cannot be chosen: the control plane places a new tenant in a cell"
+            )
         network = dict(network or {})
         chosen = network.get("cidr")
         # Validate everything else first; the real block is known only after allocation.
@@ -211,6 +228,7 @@ class TenantService:
         probe = _validate({**data, "network": {**network, "cidr": chosen or provisional}})
         tenant_id = probe.tenant_id
         path = self.stacks.path(tenant_id)
+        self._measure(probe.plan)
         with self._use_case() as (registry, files):
             tenant = registry.add_tenant(probe, state=TenantState.PENDING)
             if path.is_file():
@@ -231,7 +249,10 @@ class TenantService:
             else:
                 block = probe.network.cidr
                 cidr.reserve(session, tenant_id, block, elsewhere)
-            spec = _validate({**data, "network": {**network, "cidr": str(block)}})
+            placed = _validate({**data, "network": {**network, "cidr": str(block)}})
+            with _refused_placement():
+                cell = place(session, placed)
+            spec = _validate({**placed.model_dump(mode="json"), "cell": _dump(cell)})
             tenant.cidr = str(block)
             registry.add_spec_version(tenant, spec, actor=actor, reason="create", at=self.clock())
             if also is not None:
@@ -243,7 +264,8 @@ class TenantService:
                 JobKind.PROVISION,
                 actor=actor,
                 action="create",
-                message=f"created on plan {spec.plan.value} with network {block}",
+                message=f"created on plan {spec.plan.value} with network {block}"
+                + (f" in cell {cell.name}" if cell is not None else ""),
             )
 
     def _stack_file_networks(
@@ -275,8 +297,11 @@ class TenantService:
                 "the tenant without --from-stack (--plan, --region, ...)"
             )
         spec = self.stacks.read_spec(tenant_id)
+        self._measure(spec.plan)
         with self._use_case() as (registry, _files):
             tenant = registry.add_tenant(spec, state=TenantState.PENDING)
+            with _refused_placement():
+                adopt(registry.session, spec)
             elsewhere = self._stack_file_networks(registry, exclude=tenant_id)
             cidr.reserve(registry.session, tenant_id, spec.network.cidr, elsewhere)
             registry.add_spec_version(
@@ -298,6 +323,11 @@ class TenantService:
         for key, message in (
             ("tenant_id", "the tenant id never changes"),
             ("suspended", "use `tenants suspend` or `tenants resume`"),
+            ("cell", "a tenant's cell is fixed for its life, like its region"),
+            (
+                "isolation",
+                "a tenant's isolation is fixed for its life (a silo has its own account)",
+            ),
         ):
             if key in changes:
                 raise SpecChangeError(f"{key} cannot be updated: {message}")
@@ -307,6 +337,8 @@ class TenantService:
                 "network.cidr cannot be updated: the control plane allocated it and other "
                 "tenants' networks are planned around it"
             )
+        if isinstance(changes.get("plan"), str) and changes["plan"] in set(PlanName):
+            self._measure(PlanName(changes["plan"]))
         with self._use_case() as (registry, files):
             tenant = registry.tenant(tenant_id, for_update=True)
             current = registry.spec(tenant_id)
@@ -336,6 +368,8 @@ class TenantService:
                 "network.cidr": (current.network.cidr, edited.network.cidr),
                 "region": (current.region, edited.region),
                 "residency": (current.residency, edited.residency),
+                "cell": (_dump(current.cell), _dump(edited.cell)),
+                "isolation": (current.isolation, edited.isolation),
             }
             for field, (was, now) in fixed.items():
                 if was != now:
@@ -365,6 +399,7 @@ class TenantService:
         except ValueError:
             known = ", ".join(p.value for p in PlanName)
             raise InvalidSpecError(f"unknown plan {plan!r}; known plans: {known}") from None
+        self._measure(target)
         with self._use_case() as (registry, files):
             tenant = registry.tenant(tenant_id, for_update=True)
             current = registry.spec(tenant_id)
@@ -498,6 +533,13 @@ class TenantService:
 
     # Helpers
 
+    def _measure(self, plan: PlanName) -> None:
+        """Plan what `plan` consumes before the transaction (it takes a second or two)."""
+        with self.database.transaction() as session:
+            placing = cells_exist(session)
+        if placing:
+            plan_consumption(plan)
+
     def _change_spec(
         self,
         registry: Registry,
@@ -522,6 +564,9 @@ class TenantService:
                 superseded_jobs=[],
                 message="no change: the desired spec is already this",
             )
+        if spec.plan != current.plan:
+            with _refused_placement():
+                replan(registry.session, tenant.id, spec.plan)
         tenant.state = target
         registry.add_spec_version(tenant, spec, actor=actor, reason=reason, at=self.clock())
         files.write(spec)
@@ -675,6 +720,18 @@ def _refuse_a_move(current: TenantSpec, changes: Mapping[str, Any]) -> None:
                 f"keys and network live there. Moving a tenant means creating a new tenant "
                 f"in the target region, migrating its data, then retiring this one"
             )
+
+
+@contextmanager
+def _refused_placement() -> Iterator[None]:
+    try:
+        yield
+    except PlacementError as error:
+        raise PlacementRefusedError(str(error)) from None
+
+
+def _dump(cell: CellPlacement | None) -> dict[str, Any] | None:
+    return cell.model_dump(mode="json", exclude_none=True) if cell is not None else None
 
 
 def _merge(base: dict[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:

@@ -61,6 +61,16 @@ class Settings(BaseSettings):
     """Upper bound of the retry delay."""
     poll_interval_seconds: float = Field(default=1.0, gt=0)
     """How often an idle worker looks for work."""
+    cell_headroom_percent: int = Field(default=10, ge=0, le=90)
+    """Share of each cell quota kept free when a cell is added without `--headroom`."""
+    silo_organizational_unit: str = Field(
+        default="", pattern=r"^(ou-[0-9a-z]{4,32}-[0-9a-z]{8,32})?$"
+    )
+    """AWS Organizations unit silo accounts are moved into; the organization's root if empty."""
+    silo_access_role: str = Field(
+        default="OrganizationAccountAccessRole", pattern=r"^[\w+=,.@-]{1,64}$"
+    )
+    """Role Organizations creates in a silo account for the control plane to assume."""
 
     @field_validator("cidr_pool")
     @classmethod

@@ -29,6 +29,7 @@ from typing import Any
 
 import pulumi
 import pulumi.runtime
+import yaml
 from pulumi.runtime import resource as sdk_resource
 from pulumi.runtime import rpc
 from pulumi.runtime import settings as runtime_settings
@@ -43,6 +44,9 @@ from planner.model import PlanFailure, PlannedResource, TenantPlan
 from planner.stacks import PROJECT_ROOT, StackFiles, UnknownTenantError, stack_name
 
 PROGRAM = PROJECT_ROOT / "__main__.py"
+MANAGEMENT_PROGRAM = PROJECT_ROOT / "management" / "__main__.py"
+MANAGEMENT_PROJECT = "tenants-management"
+"""The management stack's program and project (silo accounts in AWS Organizations)."""
 ACCOUNT_ID = "123456789012"
 """The account the mocks pretend to be (a documentation account id)."""
 
@@ -51,9 +55,11 @@ class PlanError(RuntimeError):
     """The program failed for a reason other than an invalid spec."""
 
 
-def plan_spec(spec: TenantSpec, aws_endpoint: str | None = None) -> TenantPlan:
+def plan_spec(
+    spec: TenantSpec, aws_endpoint: str | None = None, role_session_name: str | None = None
+) -> TenantPlan:
     """Plan the bundle of a validated spec."""
-    return plan_config(spec.tenant_id, engine_config(spec, aws_endpoint))
+    return plan_config(spec.tenant_id, engine_config(spec, aws_endpoint, role_session_name))
 
 
 def plan_stack_file(path: Path) -> TenantPlan:
@@ -64,20 +70,38 @@ def plan_stack_file(path: Path) -> TenantPlan:
     return plan_spec(spec)
 
 
+def plan_management_stack(path: Path) -> TenantPlan:
+    """Plan a management stack file (`stacks/management/Pulumi.<stack>.yaml`): silo accounts."""
+    document = yaml.safe_load(path.read_text()) or {}
+    raw = document.get("config") if isinstance(document, dict) else None
+    if not isinstance(raw, dict):
+        raise InvalidStackError(stack_name(path), "the file has no `config:` mapping")
+    config = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
+    return plan_config(
+        stack_name(path), config, program=MANAGEMENT_PROGRAM, project=MANAGEMENT_PROJECT
+    )
+
+
 PLANNER_LOCK = threading.RLock()
 """Held while a plan runs: the SDK's mocks and config are process-wide, so two plans at
 once in one process would mix their resources. Callers that must keep a plan and what
 they do with it together (e.g. a policy check under the same mocks) may hold it too."""
 
 
-def plan_config(stack: str, config: dict[str, str]) -> TenantPlan:
+def plan_config(
+    stack: str,
+    config: dict[str, str],
+    *,
+    program: Path = PROGRAM,
+    project: str = PROJECT_NAME,
+) -> TenantPlan:
     """Run the program for `stack` with engine-style config (full keys, JSON string values).
 
     Safe from any thread: plans in one process run one at a time.
     """
     with PLANNER_LOCK, without_source_positions():
         _give_thread_an_event_loop()
-        return _plan_config(stack, config)
+        return _plan_config(stack, config, program, project)
 
 
 @contextlib.contextmanager
@@ -111,7 +135,7 @@ def _give_thread_an_event_loop() -> None:
         asyncio.set_event_loop(asyncio.new_event_loop())
 
 
-def _plan_config(stack: str, config: dict[str, str]) -> TenantPlan:
+def _plan_config(stack: str, config: dict[str, str], program: Path, project: str) -> TenantPlan:
     mocks = _PlanMocks()
     monitor = _RecordingMonitor(mocks)
     warnings = _WarningCollector()
@@ -119,7 +143,7 @@ def _plan_config(stack: str, config: dict[str, str]) -> TenantPlan:
     runtime_settings.ROOT.set(None)
     pulumi.runtime.set_mocks(
         mocks,
-        project=PROJECT_NAME,
+        project=project,
         stack=stack,
         preview=True,
         logger=warnings.logger,
@@ -127,7 +151,7 @@ def _plan_config(stack: str, config: dict[str, str]) -> TenantPlan:
     )
     pulumi.runtime.set_all_config(config)
     try:
-        _sync_await(run_pulumi_func(_run_program))
+        _sync_await(run_pulumi_func(functools.partial(_run_program, program)))
     except pulumi.RunError as error:
         raise InvalidStackError(stack, str(error).removeprefix(f"stack {stack!r}: ")) from None
     except Exception as error:
@@ -176,8 +200,8 @@ def _plan_or_failure(path: Path) -> TenantPlan | PlanFailure:
         return PlanFailure(tenant=tenant, stack_file=str(path), error=str(error))
 
 
-def _run_program() -> None:
-    runpy.run_path(str(PROGRAM), run_name="__main__")
+def _run_program(program: Path) -> None:
+    runpy.run_path(str(program), run_name="__main__")
 
 
 def _resolve(value: Any) -> Any:
@@ -303,6 +327,7 @@ class _PlanMocks(pulumi.runtime.Mocks):
     def __init__(self) -> None:
         self._default_tags: dict[str, dict[str, str]] = {}
         self._regions: dict[str, str] = {}
+        self._accounts: dict[str, str] = {}
         self._local = threading.local()
 
     def last_registration(self) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -316,10 +341,14 @@ class _PlanMocks(pulumi.runtime.Mocks):
         inputs = dict(args.inputs)
         provider_id = args.provider.rsplit("::", 1)[-1] if args.provider else ""
         region = self._regions.get(provider_id, "us-east-1")
-        resource_id, extra = self._physical(args.typ, args.name, inputs, region)
+        account = self._accounts.get(provider_id, ACCOUNT_ID)
+        resource_id, extra = self._physical(
+            args.typ, args.name, inputs, region, account, args.resource_id
+        )
         state = {**inputs, **extra}
         if args.typ == "pulumi:providers:aws":
             self._regions[resource_id] = str(inputs.get("region", region))
+            self._accounts[resource_id] = _provider_account(inputs)
             self._default_tags[resource_id] = _provider_default_tags(inputs)
         elif args.custom and _takes_default_tags(args.typ):
             state["tagsAll"] = {
@@ -352,12 +381,17 @@ class _PlanMocks(pulumi.runtime.Mocks):
             }, []
         raise PlanError(f"the offline planner has no answer for invoke {args.token}")
 
-    def _physical(
-        self, typ: str, name: str, inputs: dict[str, Any], region: str
+    def _physical(  # noqa: PLR0917 (one call site, mirrors the registration)
+        self,
+        typ: str,
+        name: str,
+        inputs: dict[str, Any],
+        region: str,
+        account: str,
+        resource_id: str | None = None,
     ) -> tuple[str, dict[str, Any]]:
         """A physical id and the provider-computed state of one resource."""
         h = _digest(typ, name)
-        account = ACCOUNT_ID
         if typ in _EC2_PREFIXES:
             rid = _EC2_PREFIXES[typ] + h[:17]
             extra: dict[str, Any] = {}
@@ -449,6 +483,10 @@ class _PlanMocks(pulumi.runtime.Mocks):
         if typ == "random:index/randomPassword:RandomPassword":
             length = int(inputs.get("length", 16))
             return "none", {"result": (h * 4)[:length]}
+        if typ == "aws:organizations/account:Account":
+            # An imported account keeps its id; a new one gets a 12-digit id of its own.
+            member = resource_id or str(int(h[:12], 16) % 10**12).zfill(12)
+            return member, {"arn": f"arn:aws:organizations::{account}:account/o-planner/{member}"}
         if typ.startswith("pulumi:providers:"):
             return f"{name}-{h[:8]}", {}
         addon = _addon_physical(typ, name, inputs, region, h)
@@ -550,6 +588,18 @@ def _takes_default_tags(type_token: str) -> bool:
         return False
     module = importlib.import_module(f"pulumi_aws.{module_path.split('/')[0]}")
     return hasattr(getattr(module, class_name, None), "tags_all")
+
+
+def _provider_account(inputs: dict[str, Any]) -> str:
+    """The account a provider's resources live in: its assumed role's, else the mocks' own."""
+    raw = inputs.get("assumeRoles")
+    if isinstance(raw, str):
+        raw = json.loads(raw)
+    for role in raw or []:
+        arn = str((role or {}).get("roleArn") or "")
+        if arn.count(":") >= 5:
+            return arn.split(":")[4]
+    return ACCOUNT_ID
 
 
 def _provider_default_tags(inputs: dict[str, Any]) -> dict[str, str]:

@@ -7,6 +7,7 @@ and the VPC CIDRs of the plans, and report on the tenants a run selected.
 from __future__ import annotations
 
 import ipaddress
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from itertools import combinations
@@ -16,6 +17,7 @@ from typing import Any
 from pulumi_policy import EnforcementLevel, Severity
 
 from components.stack_config import SPEC_KEY, InvalidStackError
+from planner.quotas import ACCOUNT_SCOPE, QUOTAS_BY_KEY, Scope
 from planner.stacks import StackFiles, UnknownTenantError
 from policies.frameworks import Control, iso, pci, soc2
 from policies.gate import Finding
@@ -72,7 +74,15 @@ INVALID_STACK = GateRule(
     remediation="Fix the listed fields of tenants:spec in the stack file.",
     controls=(soc2("CC8.1"), iso("A.8.9")),
 )
-GATE_RULES = (OVERLAPPING_CIDRS, DUPLICATE_TENANTS, INVALID_STACK)
+CELL_OVER_QUOTA = GateRule(
+    name="fleet-cell-disallow-exceeded-quota",
+    description="The tenants placed in a cell together stay within each of its service quotas.",
+    severity=Severity.HIGH,
+    remediation="Raise the quota in the cell's account (then `tenantctl cells refresh`), or "
+    "keep the change out of this cell; new tenants are placed by the control plane.",
+    controls=(soc2("A1.1"), iso("A.8.6")),
+)
+GATE_RULES = (OVERLAPPING_CIDRS, DUPLICATE_TENANTS, INVALID_STACK, CELL_OVER_QUOTA)
 
 
 @dataclass(frozen=True)
@@ -175,4 +185,93 @@ def fleet_findings(
                     entry.stack, f"tenant id {tenant_id!r} is also claimed by {others}"
                 )
             )
+    return findings
+
+
+class CellQuotasError(ValueError):
+    """The cells file is not what `tenantctl cells list --json` writes."""
+
+
+@dataclass(frozen=True)
+class CellQuotas:
+    """One cell's quota values: `{scope: {quota key: value}}` (scope: a region or `account`)."""
+
+    name: str
+    values: Mapping[str, Mapping[str, float]]
+
+
+@dataclass(frozen=True)
+class CellUse:
+    """What one checked stack takes from its cell's quotas (counted in its plan)."""
+
+    stack: str
+    cell: str
+    region: str
+    consumption: Mapping[str, int]
+
+
+def read_cell_quotas(path: Path) -> list[CellQuotas]:
+    """The quota values in a `tenantctl cells list --json` file."""
+    try:
+        document = json.loads(path.read_text())
+        cells = []
+        for cell in document:
+            values: dict[str, dict[str, float]] = {}
+            for use in cell["use"]:
+                values.setdefault(str(use["scope"]), {})[str(use["quota"])] = float(use["value"])
+            cells.append(CellQuotas(name=str(cell["name"]), values=values))
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise CellQuotasError(
+            f"{path} is not a cells file (`tenantctl cells list --json`): {error}"
+        ) from None
+    return cells
+
+
+def cell_quota_findings(
+    uses: Iterable[CellUse], cells: Iterable[CellQuotas], selected: Iterable[str]
+) -> list[Finding]:
+    """Selected stacks in a cell whose checked tenants together exceed one of its quotas."""
+    chosen = set(selected)
+    known = {c.name: c for c in cells}
+    by_cell: dict[str, list[CellUse]] = {}
+    findings: list[Finding] = []
+    for use in uses:
+        if use.cell not in known:
+            if use.stack in chosen:
+                listed = ", ".join(sorted(known)) or "none"
+                findings.append(
+                    CELL_OVER_QUOTA.finding(
+                        use.stack, f"cell {use.cell!r} is not in the cells file (cells: {listed})"
+                    )
+                )
+            continue
+        by_cell.setdefault(use.cell, []).append(use)
+    for name, group in sorted(by_cell.items()):
+        for scope, values in sorted(known[name].values.items()):
+            for key, value in sorted(values.items()):
+                quota = QUOTAS_BY_KEY.get(key)
+                if quota is None:
+                    continue
+                takers = [
+                    u
+                    for u in group
+                    if u.consumption.get(key)
+                    and (
+                        u.region == scope
+                        or (quota.scope is Scope.ACCOUNT and scope == ACCOUNT_SCOPE)
+                    )
+                ]
+                total = sum(u.consumption[key] for u in takers)
+                if total <= value:
+                    continue
+                tenants = ", ".join(u.stack for u in takers)
+                for use in takers:
+                    if use.stack in chosen:
+                        findings.append(
+                            CELL_OVER_QUOTA.finding(
+                                use.stack,
+                                f"cell {name!r}: {quota.title} in {scope} would be {total} of "
+                                f"quota {value:g} (tenants {tenants})",
+                            )
+                        )
     return findings

@@ -15,9 +15,17 @@ from pathlib import Path
 from components.stack_config import InvalidStackError, engine_config
 from planner.model import TenantPlan
 from planner.program import PlanError, plan_config, planner_pool
+from planner.quotas import count_consumption
 from planner.stacks import StackFiles, UnknownTenantError, stack_name
 from policies.config import PackConfig
-from policies.fleet import INVALID_STACK, fleet_findings, read_fleet
+from policies.fleet import (
+    INVALID_STACK,
+    CellQuotas,
+    CellUse,
+    cell_quota_findings,
+    fleet_findings,
+    read_fleet,
+)
 from policies.gate import Finding, NotApplicable, evaluate_plan
 from policies.rules.network import VPC
 
@@ -37,6 +45,8 @@ class TenantReport:
     policy_seconds: float = 0.0
     network_cidrs: tuple[str, ...] = ()
     """CIDRs of the planned VPCs, for the fleet checks."""
+    cell_use: CellUse | None = None
+    """What the stack takes from its cell's quotas (placed stacks only)."""
 
     @property
     def passed(self) -> bool:
@@ -81,6 +91,11 @@ def check_stack_file(path: Path, pack_config: PackConfig | None = None) -> Tenan
         plan_seconds=planned - started,
         policy_seconds=time.perf_counter() - planned,
         network_cidrs=_vpc_cidrs(plan),
+        cell_use=(
+            CellUse(tenant, spec.cell.name, spec.region, count_consumption(plan))
+            if spec.cell is not None
+            else None
+        ),
     )
 
 
@@ -118,8 +133,13 @@ def check_stacks(
     *,
     workers: int = 0,
     pack_config: PackConfig | None = None,
+    cells: Sequence[CellQuotas] | None = None,
 ) -> CheckResult:
-    """Check the named stacks of `stacks_dir` in `workers` processes (0: one per CPU)."""
+    """Check the named stacks of `stacks_dir` in `workers` processes (0: one per CPU).
+
+    With `cells` (quota values per cell), the checked stacks' plans are also counted against
+    their cells' quotas.
+    """
     files = StackFiles(stacks_dir)
     selected = list(dict.fromkeys(tenants))
     jobs = [(files.path(t), pack_config) for t in selected]
@@ -132,6 +152,9 @@ def check_stacks(
     fleet = fleet_findings(
         read_fleet(stacks_dir), {r.tenant: r.network_cidrs for r in reports}, selected
     )
+    if cells is not None:
+        uses = [r.cell_use for r in reports if r.cell_use is not None]
+        fleet += cell_quota_findings(uses, cells, selected)
     by_tenant: dict[str, list[Finding]] = {}
     for finding in fleet:
         by_tenant.setdefault(finding.tenant, []).append(finding)

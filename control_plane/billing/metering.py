@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict
 
-from components.alarms import alarm_name_prefix
+from components.names import alarm_name_prefix
 
 if TYPE_CHECKING:
     from mypy_boto3_autoscaling import AutoScalingClient

@@ -37,6 +37,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "billing": ("billing", "The billing webhook: serve it, reconcile, send sample events."),
     "invoices": ("invoices", "Issue (--issue) or preview (--preview) a tenant's invoices."),
     "sandbox": ("sandbox", "Run a local AWS (moto on 127.0.0.1) for `tenantctl up`."),
+    "cells": ("cells", "AWS accounts tenants are placed in: add, list, drain, vend silos."),
 }
 
 

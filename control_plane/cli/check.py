@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from planner.stacks import StackFiles, UnknownTenantError
 from policies.config import PackConfig, PackConfigError, load_pack_config
+from policies.fleet import CellQuotasError, read_cell_quotas
 from policies.frameworks import Framework, parse_frameworks
 from policies.pack import ALL_POLICIES
 from policies.reports import ReportFormat, render
@@ -75,6 +76,15 @@ def check(
     workers: Annotated[
         int, typer.Option(min=0, help="Processes to check in; 0 means one per CPU.")
     ] = 0,
+    cells_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--cells",
+            help="Cell quotas (`tenantctl cells list --json`): checked stacks are counted "
+            "against their cells' quotas.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Check tenant stacks against the compliance pack offline: no CLI, no cloud.
 
@@ -104,7 +114,13 @@ def check(
         except PackConfigError as error:
             _fail_usage(str(error))
 
-    result = check_stacks(files.root, selected, workers=workers, pack_config=pack)
+    cells = None
+    if cells_file is not None:
+        try:
+            cells = read_cell_quotas(cells_file)
+        except CellQuotasError as error:
+            _fail_usage(str(error))
+    result = check_stacks(files.root, selected, workers=workers, pack_config=pack, cells=cells)
     if plan_files:
         try:
             extra = [check_plan_file(path, pack) for path in plan_files]

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from control_plane.cells.sandbox_quotas import sandbox_quotas
 from control_plane.cli.context import load_settings
 from control_plane.runners.sandbox import (
     DEFAULT_PORT,
@@ -48,7 +49,7 @@ def sandbox(
 
 def run_sandbox(data_dir: Path, port: int, console: Console, stop: threading.Event) -> None:
     """Serve until `stop` is set or Ctrl-C; the endpoint record is removed on the way out."""
-    with Sandbox(data_dir, port) as box:
+    with sandbox_quotas(), Sandbox(data_dir, port) as box:
         _print_usage(console, box.endpoint, data_dir)
         try:
             # Short waits so Ctrl-C is handled promptly on every platform.

@@ -19,7 +19,7 @@ import boto3
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from components.alarms import alarm_name_prefix
+from components.names import alarm_name_prefix
 from components.stack_config import InvalidStackError
 from control_plane.queue.jobs import APPLY_KINDS, UNFINISHED, JobStatus
 from control_plane.registry.database import Database

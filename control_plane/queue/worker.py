@@ -48,7 +48,7 @@ from control_plane.registry.database import Database, open_database
 from control_plane.registry.lifecycle import Action, TenantState, next_state
 from control_plane.registry.repository import OperationStatus, Registry
 from control_plane.registry.runs import RunResult
-from control_plane.runners.base import LeaseLost, RunnerError, StackRunner
+from control_plane.runners.base import LeaseLost, RunnerError, StackRunner, running_job
 from control_plane.settings import Settings
 from planner.stacks import StackFiles
 
@@ -296,7 +296,9 @@ class Worker:
         self._current = (job, operation_id)
         events = EventLog(self.database, operation_id)
         try:
-            return self._run(job, spec, events, lease), None, False
+            # The job's name reaches the cell role's session name (CloudTrail shows it).
+            with running_job(f"job-{job.id}"):
+                return self._run(job, spec, events, lease), None, False
         except RunnerError as failure:
             return None, str(failure), failure.retryable
         except Exception as failure:

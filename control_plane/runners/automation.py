@@ -28,11 +28,18 @@ import yaml
 from pulumi import automation as auto
 
 from components.spec import TenantSpec
-from components.stack_config import ENDPOINT_KEY, SPEC_KEY
+from components.stack_config import ENDPOINT_KEY, SESSION_KEY, SPEC_KEY
 from control_plane.files import private_dir, write_private
 from control_plane.registry.runs import RunMode, RunResult, StackOperation
 from control_plane.runners import sandbox
-from control_plane.runners.base import UNFENCED, EventSink, Fence, RunnerError, StackLocked
+from control_plane.runners.base import (
+    UNFENCED,
+    EventSink,
+    Fence,
+    RunnerError,
+    StackLocked,
+    session_name,
+)
 from control_plane.runners.retention import drop_from_state, plan_retention, unprotect_all
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -102,8 +109,12 @@ def project_settings(repo_root: Path) -> dict[str, Any]:
 
 
 def stack_config(spec: TenantSpec, aws_endpoint: str | None) -> dict[str, Any]:
-    """The stack config of one tenant: its spec as an object, and the sandbox if one runs."""
-    config: dict[str, Any] = {SPEC_KEY: spec.model_dump(mode="json", exclude_defaults=True)}
+    """The stack config of one tenant: its spec as an object, the session name its provider
+    assumes the cell's role with, and the sandbox if one runs."""
+    config: dict[str, Any] = {
+        SPEC_KEY: spec.model_dump(mode="json", exclude_defaults=True),
+        SESSION_KEY: session_name(spec),
+    }
     if aws_endpoint is not None:
         config[ENDPOINT_KEY] = aws_endpoint
     return config

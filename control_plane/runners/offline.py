@@ -28,7 +28,14 @@ from components.spec import TenantSpec
 from components.stack_config import InvalidStackError, engine_config
 from control_plane.files import PRIVATE_FILE_MODE, private_dir, write_private
 from control_plane.registry.runs import RunMode, RunResult, StackOperation
-from control_plane.runners.base import UNFENCED, EventSink, Fence, LeaseLost, RunnerError
+from control_plane.runners.base import (
+    UNFENCED,
+    EventSink,
+    Fence,
+    LeaseLost,
+    RunnerError,
+    session_name,
+)
 from control_plane.runners.retention import plan_retention
 from planner.model import PlannedResource, TenantPlan
 from planner.program import PLANNER_LOCK, PlanError, plan_spec
@@ -227,7 +234,7 @@ class OfflineRunner:
         try:
             # The policy check evaluates under the same process-wide SDK state as the plan.
             with PLANNER_LOCK:
-                plan = plan_spec(spec)
+                plan = plan_spec(spec, role_session_name=session_name(spec))
                 return plan, self._policy_check(spec, plan)
         except (InvalidStackError, PlanError) as exc:
             raise RunnerError(f"plan {spec.tenant_id}: {exc}") from exc

@@ -247,6 +247,55 @@ tenant_resource_disallow_default_provider = resource_policy(
 )
 
 
+def _assumed_roles(props: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    # Provider inputs may arrive JSON-encoded, depending on the SDK that registered them.
+    raw = known(props, "assumeRoles")
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError:
+            raw = []
+    return [mapping(role) for role in items(raw)]
+
+
+def _check_cell_role(args: ResourceValidationArgs, report: Report, _: Any) -> None:
+    spec = stack_spec()
+    if spec is None:
+        return
+    cell = mapping(spec.get("cell"))
+    roles = _assumed_roles(args.props)
+    if not cell:
+        if spec.get("isolation") == "silo":
+            report("belongs to a silo tenant that is not placed in its own account (no cell)")
+        elif roles:
+            report(f"assumes {roles[0].get('roleArn')!r} but the tenant is placed in no cell")
+        return
+    wanted = str(cell.get("role_arn", ""))
+    if len(roles) != 1 or roles[0].get("roleArn") != wanted:
+        found = ", ".join(str(r.get("roleArn")) for r in roles) or "no role"
+        report(f"assumes {found}, not the role of its cell {cell.get('name')!r} ({wanted})")
+        return
+    role = roles[0]
+    if cell.get("external_id") and role.get("externalId") != cell.get("external_id"):
+        report(f"assumes the role of cell {cell.get('name')!r} without the cell's external id")
+    tenant = stack_of_urn(args.urn)
+    if tenant and tenant not in str(role.get("sessionName") or ""):
+        report(f"assumes the cell's role with a session name that does not name tenant {tenant!r}")
+
+
+tenant_provider_assume_cell_role = resource_policy(
+    name="tenant-provider-assume-cell-role",
+    description="The tenant's AWS provider assumes the role of the cell it is placed in.",
+    severity=Severity.CRITICAL,
+    controls=(soc2("CC6.1"), iso("A.5.15"), pci("7.2.1")),
+    remediation="Create the tenant through the control plane so it is placed in a cell; the "
+    "bundle's provider then assumes spec.cell.role_arn with a session naming the tenant.",
+    resource_types=(AWS_PROVIDER,),
+    check=_check_cell_role,
+    topics=("tenancy", "cells"),
+)
+
+
 def _check_protect(args: ResourceValidationArgs, report: Report, _: Any) -> None:
     if args.resource_type in DATA_TYPES and not args.opts.protect:
         report("holds tenant data but is not protected against deletion (protect=True)")

@@ -360,4 +360,4 @@ def test_the_service_level_report_reads_availability(cli_env: Database) -> None:
     assert report["credit"] == "-29.90"
     assert "availability 99.854% against 99.9% (pro): missed" in " ".join(text.output.split())
     assert missing.exit_code == 1
-    assert "did not exist between 2024-08-01" in " ".join(missing.output.split())
+    assert "did not exist in 01 Aug 2024" in " ".join(missing.output.split())

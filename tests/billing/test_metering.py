@@ -14,7 +14,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
-from components.alarms import alarm_name
+from components.names import alarm_name
 from control_plane.billing.metering import (
     MeteringWindow,
     MeterReading,

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import yaml
 
 from control_plane.cli.boundary import describe
 from tests.cli.conftest import Invoke
@@ -124,10 +125,19 @@ def test_bad_settings_are_named_with_what_to_write(tenantctl: Invoke, tmp_path: 
     assert "check TENANTS_DATA_DIR" in data_dir.stderr
 
 
+def _unplaced_example(tenant: str) -> str:
+    """An example stack file without its cell: no cell is registered in these tests."""
+    document = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{tenant}.yaml").read_text())
+    spec = document["config"]["tenants:spec"]
+    for placement in ("cell", "isolation"):
+        spec.pop(placement, None)
+    return yaml.safe_dump(document, sort_keys=False)
+
+
 def test_unwritable_output_paths_are_one_line(tenantctl: Invoke, tmp_path: Path) -> None:
     stacks = tmp_path / "stacks"
     stacks.mkdir()
-    (stacks / "Pulumi.acme.yaml").write_text((ROOT / "stacks" / "Pulumi.acme.yaml").read_text())
+    (stacks / "Pulumi.acme.yaml").write_text(_unplaced_example("acme"))
     result = tenantctl("check", "acme", "-o", "/nonexistent/x.sarif")
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines() == [
@@ -148,7 +158,7 @@ def test_unwritable_output_paths_are_one_line(tenantctl: Invoke, tmp_path: Path)
 def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(tmp_path: Path) -> None:
     stacks = tmp_path / "stacks"
     stacks.mkdir()
-    (stacks / "Pulumi.acme.yaml").write_text((ROOT / "stacks" / "Pulumi.acme.yaml").read_text())
+    (stacks / "Pulumi.acme.yaml").write_text(_unplaced_example("acme"))
     command = [sys.executable, "-m", "control_plane.cli"]
     args = ["check", "acme", "--stacks-dir", str(stacks), "-o", "/nonexistent/x.sarif"]
     env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}

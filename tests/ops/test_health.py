@@ -13,7 +13,7 @@ import yaml
 from moto import mock_aws
 from sqlalchemy import update
 
-from components.alarms import alarm_name
+from components.names import alarm_name
 from components.plans import PlanName
 from control_plane.billing.events import PaymentFact, SubscriptionPhase, SubscriptionSnapshot
 from control_plane.billing.ledger import SubscriptionState

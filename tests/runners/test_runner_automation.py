@@ -12,7 +12,7 @@ import yaml
 from pulumi import automation as auto
 
 from components.spec import TenantSpec
-from components.stack_config import ENDPOINT_KEY, SPEC_KEY, spec_from_config
+from components.stack_config import ENDPOINT_KEY, SESSION_KEY, SPEC_KEY, spec_from_config
 from control_plane.runners.automation import (
     LOCAL_PASSPHRASE,
     REPO_ROOT,
@@ -27,7 +27,7 @@ from control_plane.runners.automation import (
     write_project,
     write_stack_config,
 )
-from control_plane.runners.base import RunnerError, StackLocked
+from control_plane.runners.base import RunnerError, StackLocked, running_job
 
 # --- workspace layout -----------------------------------------------------------------
 
@@ -96,10 +96,18 @@ def test_project_settings_reject_a_file_that_is_not_a_project(tmp_path: Path, co
 def test_stack_config_carries_the_spec_as_an_object(spec: TenantSpec) -> None:
     config = stack_config(spec, aws_endpoint=None)
 
-    assert set(config) == {SPEC_KEY}
+    assert set(config) == {SPEC_KEY, SESSION_KEY}
     assert isinstance(config[SPEC_KEY], dict)
     # The program validates exactly this object back into the same spec.
     assert spec_from_config(spec.tenant_id, config) == spec
+    assert config[SESSION_KEY] == f"tenants-{spec.tenant_id}-manual"
+
+
+def test_stack_config_names_the_job_in_the_role_session(spec: TenantSpec) -> None:
+    with running_job("job-42"):
+        config = stack_config(spec, aws_endpoint=None)
+
+    assert config[SESSION_KEY] == f"tenants-{spec.tenant_id}-job-42"
 
 
 def test_stack_config_points_the_bundle_at_the_sandbox(spec: TenantSpec) -> None:
@@ -140,7 +148,7 @@ def test_stack_file_keeps_the_secrets_settings_and_replaces_config(
 
     written = yaml.safe_load(path.read_text())
     assert written["encryptionsalt"] == "v1:abc:def"
-    assert set(written["config"]) == {SPEC_KEY, ENDPOINT_KEY}
+    assert set(written["config"]) == {SPEC_KEY, SESSION_KEY, ENDPOINT_KEY}
     assert spec_from_config("acme", written["config"]) == spec
 
 
