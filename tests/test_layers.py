@@ -21,6 +21,8 @@ LAYERS: dict[str, int] = {
     "control_plane.queue": 6,
     "control_plane.service": 7,
     "control_plane.billing": 8,
+    "control_plane.accounts": 8,
+    "control_plane.web": 9,
     "control_plane.demo": 9,
     "control_plane.cli": 10,
 }

@@ -7,7 +7,19 @@ from __future__ import annotations
 
 import typer
 
-from control_plane.cli import billing, check, demo, invoices, ops, plan, sandbox, tenants
+from control_plane.cli import (
+    billing,
+    check,
+    demo,
+    invoices,
+    mail,
+    ops,
+    plan,
+    sandbox,
+    serve,
+    tenants,
+    users,
+)
 
 app = typer.Typer(
     name="tenantctl",
@@ -23,6 +35,8 @@ def _root() -> None:
 
 
 for module in (demo, plan, check, tenants, ops, billing, invoices, sandbox):
+    module.register(app)
+for module in (serve, users, mail):
     module.register(app)
 
 
