@@ -39,12 +39,13 @@ class Permission(StrEnum):
 
     TENANT_READ = "tenant.read"
     SPEC_UPDATE = "spec.update"
-    PLAN_CHANGE = "plan.change"
     TENANT_RETIRE = "tenant.retire"
     OPERATIONS_READ = "operations.read"
     INVOICES_READ = "invoices.read"
     MEMBERS_READ = "members.read"
     MEMBERS_MANAGE = "members.manage"
+    AUDIT_READ = "audit.read"
+    """The accounts audit log: invitations, role changes, tokens, revocations."""
     FLEET_READ = "fleet.read"
     TENANT_SUSPEND = "tenant.suspend"
     USERS_UNLOCK = "users.unlock"
@@ -63,23 +64,28 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
         _TENANT_READS
         | {
             _P.SPEC_UPDATE,
-            _P.PLAN_CHANGE,
             _P.TENANT_RETIRE,
             _P.INVOICES_READ,
             _P.MEMBERS_MANAGE,
+            _P.AUDIT_READ,
         }
     ),
     TenantRole.ADMIN: frozenset(
-        _TENANT_READS | {_P.SPEC_UPDATE, _P.INVOICES_READ, _P.MEMBERS_MANAGE}
+        _TENANT_READS | {_P.SPEC_UPDATE, _P.INVOICES_READ, _P.MEMBERS_MANAGE, _P.AUDIT_READ}
     ),
     TenantRole.MEMBER: frozenset(_TENANT_READS | {_P.SPEC_UPDATE}),
-    TenantRole.BILLING: frozenset(_TENANT_READS | {_P.PLAN_CHANGE, _P.INVOICES_READ}),
+    TenantRole.BILLING: frozenset(_TENANT_READS | {_P.INVOICES_READ}),
     TenantRole.VIEWER: frozenset(_TENANT_READS),
     PlatformRole.OPERATOR: frozenset(
-        _TENANT_READS | {_P.INVOICES_READ, _P.FLEET_READ, _P.TENANT_SUSPEND, _P.USERS_UNLOCK}
+        _TENANT_READS
+        | {_P.INVOICES_READ, _P.AUDIT_READ, _P.FLEET_READ, _P.TENANT_SUSPEND, _P.USERS_UNLOCK}
     ),
-    PlatformRole.SUPPORT: frozenset(_TENANT_READS | {_P.FLEET_READ, _P.USERS_UNLOCK}),
-    PlatformRole.AUDITOR: frozenset(_TENANT_READS | {_P.INVOICES_READ, _P.FLEET_READ}),
+    PlatformRole.SUPPORT: frozenset(
+        _TENANT_READS | {_P.AUDIT_READ, _P.FLEET_READ, _P.USERS_UNLOCK}
+    ),
+    PlatformRole.AUDITOR: frozenset(
+        _TENANT_READS | {_P.INVOICES_READ, _P.AUDIT_READ, _P.FLEET_READ}
+    ),
 }
 """The authorization table: what each role may do."""
 

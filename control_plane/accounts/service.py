@@ -33,6 +33,7 @@ from control_plane.accounts.principal import Principal
 from control_plane.accounts.roles import PlatformRole, Scope, TenantRole, assignable_by
 from control_plane.accounts.settings import AccountsSettings
 from control_plane.registry.account_models import (
+    AccountEvent,
     ApiToken,
     BrowserSession,
     MailToken,
@@ -119,6 +120,16 @@ class ClaimView:
     display_name: str | None
     checkout_url: str | None
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class AuditView:
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    subject: str
+    detail: str
 
 
 class _AddressLimiter:
@@ -209,6 +220,13 @@ class AccountService:
             )
             session.add(user)
             session.flush()
+            self._record(
+                session,
+                actor,
+                "user.create",
+                subject=address,
+                detail=f"platform role {platform_role.value}" if platform_role else "",
+            )
             if not verified:
                 outgoing.append(self._verification_mail(session, user, actor=actor))
             return _user_view(user)
@@ -240,6 +258,7 @@ class AccountService:
             user = session.get(User, row.user_id)
             assert user is not None
             user.verified_at = user.verified_at or self._clock()
+            self._record(session, f"user:{user.email}", "user.verify", subject=user.email)
             return _user_view(user)
 
     def user(self, user_id: int) -> UserView:
@@ -257,7 +276,7 @@ class AccountService:
                 raise NotFoundError(f"no account for {address}")
             return _user_view(user)
 
-    def unlock(self, user_id: int) -> UserView:
+    def unlock(self, user_id: int, *, actor: str) -> UserView:
         """Lift a sign-in lockout (an operator's or support's action)."""
         with self._use_case() as (session, _outgoing):
             user = session.get(User, user_id)
@@ -265,6 +284,7 @@ class AccountService:
                 raise NotFoundError(f"user {user_id} not found")
             user.failed_logins = 0
             user.locked_until = None
+            self._record(session, actor, "user.unlock", subject=user.email)
             return _user_view(user)
 
     # Signing in
@@ -296,6 +316,13 @@ class AccountService:
                     if user.failed_logins >= self.settings.lockout_threshold:
                         user.locked_until = now + self.settings.lockout_duration
                         user.failed_logins = 0
+                        self._record(
+                            session,
+                            SYSTEM_ACTOR,
+                            "user.lock",
+                            subject=user.email,
+                            detail=f"after {self.settings.lockout_threshold} failed sign-ins",
+                        )
                 failure: AuthenticationError | None = AuthenticationError(
                     "wrong e-mail or password"
                 )
@@ -450,6 +477,14 @@ class AccountService:
             )
             session.add(row)
             session.flush()
+            self._record(
+                session,
+                principal.actor,
+                "token.issue",
+                tenant_id=tenant_id,
+                subject=f"token {row.prefix}…",
+                detail=f"{row.name!r}, scope {scope.value}, expires {row.expires_at:%Y-%m-%d}",
+            )
             return raw, _token_view(row)
 
     def tokens(self, principal: Principal) -> list[TokenView]:
@@ -472,6 +507,13 @@ class AccountService:
             if row.revoked_at is None:
                 row.revoked_at = self._clock()
                 row.revoked_by = principal.actor
+                self._record(
+                    session,
+                    principal.actor,
+                    "token.revoke",
+                    tenant_id=row.tenant_id,
+                    subject=f"token {row.prefix}…",
+                )
             return _token_view(row)
 
     # Password reset
@@ -512,6 +554,13 @@ class AccountService:
             user.failed_logins = 0
             user.locked_until = None
             user.verified_at = user.verified_at or self._clock()
+            self._record(
+                session,
+                f"user:{user.email}",
+                "user.password-reset",
+                subject=user.email,
+                detail="every session ended",
+            )
             session.execute(
                 update(BrowserSession)
                 .where(BrowserSession.user_id == user.id, BrowserSession.ended_at.is_(None))
@@ -566,6 +615,14 @@ class AccountService:
                     created_by=principal.actor,
                 )
             )
+            self._record(
+                session,
+                principal.actor,
+                "tenant.claim",
+                tenant_id=tenant_id,
+                subject=principal.email,
+                detail=f"plan {plan} in {region}; first owner",
+            )
             session.flush()
             return _claim_view(claim)
 
@@ -585,22 +642,20 @@ class AccountService:
             if claim is not None:
                 self._drop_claim(session, claim, reason=reason)
 
-    def claims(self, principal: Principal) -> list[ClaimView]:
-        """Open claims of tenants the caller owns that do not exist yet."""
-        with self.database.transaction() as session:
-            rows = session.scalars(
-                select(TenantClaim)
-                .where(TenantClaim.tenant_id.in_(list(principal.memberships)))
-                .order_by(TenantClaim.tenant_id)
-            )
-            return [_claim_view(c) for c in rows]
-
     def claim(self, tenant_id: str) -> ClaimView | None:
         with self.database.transaction() as session:
             row = session.get(TenantClaim, tenant_id)
             return _claim_view(row) if row is not None else None
 
     def _drop_claim(self, session: Session, claim: TenantClaim, *, reason: str) -> None:
+        self._record(
+            session,
+            SYSTEM_ACTOR,
+            "tenant.claim-release",
+            tenant_id=claim.tenant_id,
+            subject=claim.tenant_id,
+            detail=reason,
+        )
         session.execute(
             update(Membership)
             .where(Membership.tenant_id == claim.tenant_id, Membership.ended_at.is_(None))
@@ -649,6 +704,14 @@ class AccountService:
             row = session.scalars(
                 select(MailToken).where(MailToken.token_hash == credentials.token_hash(token))
             ).one()
+            self._record(
+                session,
+                principal.actor,
+                "member.invite",
+                tenant_id=tenant_id,
+                subject=address,
+                detail=f"role {role.value}",
+            )
             outgoing.append(
                 Mail(
                     address,
@@ -717,6 +780,14 @@ class AccountService:
             )
             session.add(membership)
             session.flush()
+            self._record(
+                session,
+                f"user:{user.email}",
+                "member.join",
+                tenant_id=row.tenant_id,
+                subject=user.email,
+                detail=f"role {row.role}, invited by {row.created_by}",
+            )
             return MemberView(
                 user.id, user.email, user.display_name, membership.role, membership.created_at
             )
@@ -742,15 +813,31 @@ class AccountService:
             )
             session.add(replacement)
             session.flush()
+            self._record(
+                session,
+                principal.actor,
+                "member.role",
+                tenant_id=tenant_id,
+                subject=user.email,
+                detail=f"{current.role} -> {role.value}",
+            )
             return MemberView(
                 user.id, user.email, user.display_name, role.value, replacement.created_at
             )
 
     def remove_member(self, principal: Principal, tenant_id: str, user_id: int) -> None:
         with self.database.transaction() as session:
-            current, _user = self._membership(session, tenant_id, user_id)
+            current, user = self._membership(session, tenant_id, user_id)
             self._check_assignable(principal, tenant_id, TenantRole(current.role))
             self._end(session, current, principal.actor, "removed")
+            self._record(
+                session,
+                principal.actor,
+                "member.remove",
+                tenant_id=tenant_id,
+                subject=user.email,
+                detail=f"was {current.role}; the member's tokens for the tenant are revoked",
+            )
             self._keep_an_owner(session, tenant_id)
             session.execute(
                 update(ApiToken)
@@ -807,6 +894,18 @@ class AccountService:
                 f"your role in {tenant_id!r} may not grant or change the role {role.value!r}"
             )
 
+    def audit(self, tenant_id: str, *, limit: int, offset: int) -> list[AuditView]:
+        """The tenant's account events, newest first."""
+        with self.database.transaction() as session:
+            rows = session.scalars(
+                select(AccountEvent)
+                .where(AccountEvent.tenant_id == tenant_id)
+                .order_by(AccountEvent.id.desc())
+                .limit(limit)
+                .offset(offset)
+            )
+            return [AuditView(r.id, r.at, r.actor, r.action, r.subject, r.detail) for r in rows]
+
     # Retirement
 
     def revoke_tenant_access(self, tenant_id: str, *, actor: str, reason: str) -> int:
@@ -858,7 +957,37 @@ class AccountService:
             .where(MailToken.tenant_id == tenant_id, MailToken.used_at.is_(None))
             .values(used_at=now)
         )
-        return int(getattr(ended, "rowcount", 0) or 0)
+        count = int(getattr(ended, "rowcount", 0) or 0)
+        self._record(
+            session,
+            actor,
+            "tenant.access-revoked",
+            tenant_id=tenant_id,
+            subject=tenant_id,
+            detail=f"{reason}: {count} membership(s) ended, tokens and invitations revoked",
+        )
+        return count
+
+    def _record(
+        self,
+        session: Session,
+        actor: str,
+        action: str,
+        *,
+        subject: str,
+        tenant_id: str | None = None,
+        detail: str = "",
+    ) -> None:
+        session.add(
+            AccountEvent(
+                at=self._clock(),
+                actor=actor,
+                action=action,
+                tenant_id=tenant_id,
+                subject=subject,
+                detail=detail,
+            )
+        )
 
     # Mail tokens
 

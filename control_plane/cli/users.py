@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from getpass import getuser
 from typing import Annotated
 
 import typer
@@ -54,7 +55,12 @@ def create(
         service = AccountService(database, settings, make_mailer(smtp))
         try:
             user = service.create_user(
-                email, password, name, platform_role=role, verified=True, actor="tenantctl"
+                email,
+                password,
+                name,
+                platform_role=role,
+                verified=True,
+                actor=f"tenantctl:{getuser()}",
             )
         except AccountsError as error:
             raise fail(str(error)) from None
@@ -73,7 +79,7 @@ def unlock(email: Annotated[str, typer.Argument(help="The locked account's addre
     with registry() as (_settings, database):
         service = AccountService(database, settings, make_mailer(smtp))
         try:
-            user = service.unlock(service.find_user(email).id)
+            user = service.unlock(service.find_user(email).id, actor=f"tenantctl:{getuser()}")
         except AccountsError as error:
             raise fail(str(error)) from None
     out.print(f"{user.email} may sign in again")

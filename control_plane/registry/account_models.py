@@ -135,3 +135,18 @@ class OutboxMessage(Base):
     subject: Mapped[str] = mapped_column(String(255))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AccountEvent(Base):
+    """The accounts audit log: who changed which account, token or membership, and when."""
+
+    __tablename__ = "account_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(32))
+    tenant_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    subject: Mapped[str] = mapped_column(String(254))
+    """Whom or what the change was about (an address, a token prefix)."""
+    detail: Mapped[str] = mapped_column(Text, default="")

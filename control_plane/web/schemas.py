@@ -204,6 +204,16 @@ class InvitationOut(BaseModel):
     created_by: str
 
 
+class AuditEventOut(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    """`member.invite`, `member.join`, `member.role`, `member.remove`, `token.issue`, ..."""
+    subject: str
+    detail: str
+
+
 class Page(BaseModel, Generic[T]):
     items: list[T]
     limit: int

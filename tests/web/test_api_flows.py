@@ -227,6 +227,14 @@ def test_invitation_role_change_and_the_last_owner(world: World) -> None:
     assert world.client.get(f"{API}/tenants/team-co", headers=auth(admin)).status_code == 404
     members = world.client.get(f"{API}/tenants/team-co/members", headers=auth(owner)).json()
     assert [m["email"] for m in members] == ["own@example.com"]
+    audit = world.client.get(f"{API}/tenants/team-co/audit", headers=auth(owner)).json()
+    trail = [(e["actor"], e["action"], e["subject"]) for e in reversed(audit["items"])]
+    assert trail[-4:] == [
+        ("user:own@example.com", "member.invite", "new@example.com"),
+        ("user:new@example.com", "member.join", "new@example.com"),
+        ("user:own@example.com", "member.role", "new@example.com"),
+        ("user:own@example.com", "member.remove", "new@example.com"),
+    ]
 
 
 def test_password_reset_ends_sessions(world: World) -> None:

@@ -5,17 +5,26 @@ from __future__ import annotations
 import dataclasses
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
 from control_plane.accounts.roles import Permission
 from control_plane.web.deps import ContextDep, RowId, TenantAccess, tenant_access
 from control_plane.web.problems import PROBLEM_RESPONSES
-from control_plane.web.schemas import Accept, InvitationOut, Invite, MemberOut, RoleChange
+from control_plane.web.schemas import (
+    Accept,
+    AuditEventOut,
+    InvitationOut,
+    Invite,
+    MemberOut,
+    Page,
+    RoleChange,
+)
 
 router = APIRouter(tags=["members"], responses=PROBLEM_RESPONSES)
 
 Reader = Annotated[TenantAccess, Depends(tenant_access(Permission.MEMBERS_READ))]
 Manager = Annotated[TenantAccess, Depends(tenant_access(Permission.MEMBERS_MANAGE))]
+Auditor = Annotated[TenantAccess, Depends(tenant_access(Permission.AUDIT_READ))]
 
 
 @router.get("/tenants/{tenant_id}/members", summary="Current members and their roles")
@@ -74,3 +83,21 @@ def accept_invitation(body: Accept, context: ContextDep) -> MemberOut:
         body.token, password=body.password, display_name=body.display_name
     )
     return MemberOut.model_validate(dataclasses.asdict(member))
+
+
+@router.get(
+    "/tenants/{tenant_id}/audit",
+    summary="Who invited, joined, changed roles, issued or revoked tokens; newest first",
+)
+def audit(
+    access: Auditor,
+    context: ContextDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> Page[AuditEventOut]:
+    rows = context.accounts.audit(access.tenant_id, limit=limit + 1, offset=offset)
+    items = [AuditEventOut.model_validate(dataclasses.asdict(r)) for r in rows[:limit]]
+    more = len(rows) > limit
+    return Page(
+        items=items, limit=limit, offset=offset, next_offset=offset + limit if more else None
+    )

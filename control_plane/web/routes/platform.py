@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from control_plane.accounts.roles import Permission, PlatformRole
-from control_plane.web.deps import ContextDep, RowId, platform_access
+from control_plane.web.deps import ContextDep, PrincipalDep, RowId, platform_access
 from control_plane.web.problems import PROBLEM_RESPONSES
 from control_plane.web.schemas import UserOut
 
@@ -19,6 +19,8 @@ router = APIRouter(prefix="/users", tags=["platform"], responses=PROBLEM_RESPONS
 def unlock(
     _role: Annotated[PlatformRole, Depends(platform_access(Permission.USERS_UNLOCK))],
     user_id: RowId,
+    principal: PrincipalDep,
     context: ContextDep,
 ) -> UserOut:
-    return UserOut.model_validate(dataclasses.asdict(context.accounts.unlock(user_id)))
+    user = context.accounts.unlock(user_id, actor=principal.actor)
+    return UserOut.model_validate(dataclasses.asdict(user))

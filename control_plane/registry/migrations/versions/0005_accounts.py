@@ -1,4 +1,5 @@
-"""Accounts: users, memberships, tenant claims, mail tokens, API tokens, sessions, outbox.
+"""Accounts: users, memberships, tenant claims, mail tokens, API tokens, sessions, outbox
+and the accounts audit log.
 
 Revision ID: 0005
 Revises: 0002
@@ -125,9 +126,23 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
+    op.create_table(
+        "account_events",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("at", sa.DateTime(), nullable=False),
+        sa.Column("actor", sa.String(length=128), nullable=False),
+        sa.Column("action", sa.String(length=32), nullable=False),
+        sa.Column("tenant_id", sa.String(length=32), nullable=True),
+        sa.Column("subject", sa.String(length=254), nullable=False),
+        sa.Column("detail", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_account_events_tenant_id", "account_events", ["tenant_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_account_events_tenant_id", table_name="account_events")
+    op.drop_table("account_events")
     op.drop_table("mail_outbox")
     op.drop_index("ix_browser_sessions_user_id", table_name="browser_sessions")
     op.drop_table("browser_sessions")
