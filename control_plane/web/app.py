@@ -55,6 +55,7 @@ def create_app(
     )
     app.state.billing_store = billing_store
     problems.install(app)
+    problems.document_problems(app, (API_PREFIX, "/healthz", "/readyz"))
     app.add_middleware(LimitsMiddleware, limits=limits or RequestLimits())
     return app
 

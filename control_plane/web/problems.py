@@ -6,6 +6,7 @@ Anything unexpected becomes a bare 500 whose detail reveals nothing (it is logge
 
 from __future__ import annotations
 
+import json
 import logging
 from http import HTTPStatus
 from typing import Any
@@ -98,9 +99,37 @@ _STATUS: list[tuple[type[Exception], int]] = [
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": Problem, "description": HTTPStatus(status).phrase}
-    for status in (400, 401, 403, 404, 409, 413, 422, 429)
+    for status in (401, 403, 404, 409, 413, 422, 429, 503)
 }
 """Declared on every API route so the OpenAPI document lists the problem shapes."""
+
+
+def document_problems(app: FastAPI, prefixes: tuple[str, ...]) -> None:
+    """Make the OpenAPI document say what is sent: every error of the routes under
+    `prefixes` is an `application/problem+json` Problem (FastAPI would document its own
+    validation error shape as `application/json`)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = build()
+        problem_ref = {"$ref": "#/components/schemas/Problem"}
+        for path, operations in document.get("paths", {}).items():
+            if not path.startswith(prefixes):
+                continue
+            for operation in operations.values():
+                for status_code, response in operation.get("responses", {}).items():
+                    if status_code.isdigit() and int(status_code) >= 400:
+                        response["content"] = {MEDIA_TYPE: {"schema": problem_ref}}
+        schemas = document["components"]["schemas"]  # Problem is there: PROBLEM_RESPONSES
+        if "schemas/HTTPValidationError" not in json.dumps(document["paths"]):
+            schemas.pop("HTTPValidationError", None)
+            schemas.pop("ValidationError", None)
+        app.openapi_schema = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _detail_of(error: Exception, status: int) -> str:

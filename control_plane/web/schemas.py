@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from components.plans import PlanName
 from components.spec import TenantId
@@ -14,8 +14,11 @@ from control_plane.accounts.roles import Scope, TenantRole
 
 T = TypeVar("T")
 
-Email = Annotated[str, StringConstraints(min_length=3, max_length=254, strip_whitespace=True)]
-Password = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+Email = Annotated[EmailStr, StringConstraints(max_length=254)]
+Password = Annotated[str, StringConstraints(min_length=12, max_length=128)]
+"""The length rule is in the schema; the other strength rules are checked by the accounts."""
+SecretInput = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+"""A password being checked (sign-in), whatever the policy was when it was set."""
 Name = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 MailCode = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
@@ -46,7 +49,7 @@ class NewPassword(Request):
 
 class SignIn(Request):
     email: Email
-    password: Password
+    password: SecretInput
 
 
 class NewToken(Request):
@@ -80,6 +83,12 @@ class Accept(Request):
 
 class RoleChange(Request):
     role: TenantRole
+
+
+class Notice(BaseModel):
+    """An answer that must not tell whether an account exists."""
+
+    detail: str
 
 
 class UserOut(BaseModel):

@@ -14,6 +14,7 @@ from control_plane.web.schemas import (
     MembershipOut,
     MeOut,
     NewPassword,
+    Notice,
     SessionOut,
     SignIn,
     SignUp,
@@ -44,9 +45,9 @@ def verify(body: Code, context: ContextDep) -> UserOut:
     status_code=status.HTTP_202_ACCEPTED,
     summary="Mail a new confirmation code (same answer whether the account exists or not)",
 )
-def resend_verification(body: EmailOnly, context: ContextDep) -> Response:
+def resend_verification(body: EmailOnly, context: ContextDep) -> Notice:
     context.accounts.resend_verification(body.email)
-    return Response(status_code=status.HTTP_202_ACCEPTED)
+    return Notice(detail="if the account exists and is unconfirmed, a new code was mailed")
 
 
 @router.post(
@@ -54,9 +55,9 @@ def resend_verification(body: EmailOnly, context: ContextDep) -> Response:
     status_code=status.HTTP_202_ACCEPTED,
     summary="Mail a password reset code (same answer whether the account exists or not)",
 )
-def request_reset(body: EmailOnly, context: ContextDep) -> Response:
+def request_reset(body: EmailOnly, context: ContextDep) -> Notice:
     context.accounts.request_password_reset(body.email)
-    return Response(status_code=status.HTTP_202_ACCEPTED)
+    return Notice(detail="if the account exists, a reset code was mailed")
 
 
 @router.post("/account/password-reset/confirm", summary="Set a new password; every session ends")
