@@ -34,24 +34,33 @@ class Principal:
         """The name recorded in the audit log for this caller's changes."""
         return f"user:{self.email}"
 
-    def role_in(self, tenant_id: str) -> Role | None:
-        """The caller's role in the tenant; None when the tenant must look nonexistent."""
+    def roles_in(self, tenant_id: str) -> list[Role]:
+        """The caller's roles in the tenant (membership first); empty when the tenant must
+        look nonexistent."""
         if self.token_tenant is not None and tenant_id != self.token_tenant:
-            return None
+            return []
+        roles: list[Role] = []
         if tenant_id in self.memberships:
-            return self.memberships[tenant_id]
-        return self.platform_role
+            roles.append(self.memberships[tenant_id])
+        if self.platform_role is not None:
+            roles.append(self.platform_role)
+        return roles
+
+    def role_in(self, tenant_id: str) -> Role | None:
+        roles = self.roles_in(tenant_id)
+        return roles[0] if roles else None
 
     def authorize(self, permission: Permission, tenant_id: str) -> Role:
-        """The caller's role, if it allows `permission` in the tenant.
+        """The caller's role that allows `permission` in the tenant.
 
         A tenant the caller has no role in is reported as not found (never forbidden), so
         another tenant's ids reveal nothing; a known tenant with too little role or scope
         is forbidden.
         """
-        role = self.role_in(tenant_id)
-        if role is None:
+        roles = self.roles_in(tenant_id)
+        if not roles:
             raise NotFoundError(f"tenant {tenant_id!r} not found")
+        role = next((r for r in roles if allows(r, permission)), roles[0])
         self._check(permission, role, f"in tenant {tenant_id!r}")
         return role
 

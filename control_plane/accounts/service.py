@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import EmailStr, TypeAdapter, ValidationError
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from control_plane.accounts import credentials
@@ -219,7 +220,7 @@ class AccountService:
                 created_at=self._clock(),
             )
             session.add(user)
-            session.flush()
+            _flush_unique(session, f"email: an account for {address} exists already")
             self._record(
                 session,
                 actor,
@@ -285,6 +286,27 @@ class AccountService:
             user.failed_logins = 0
             user.locked_until = None
             self._record(session, actor, "user.unlock", subject=user.email)
+            return _user_view(user)
+
+    def disable(self, user_id: int, *, actor: str) -> UserView:
+        """Stop an account: its sessions end and its tokens are revoked; the rows stay."""
+        now = self._clock()
+        with self._use_case() as (session, _outgoing):
+            user = session.get(User, user_id)
+            if user is None:
+                raise NotFoundError(f"user {user_id} not found")
+            user.disabled_at = user.disabled_at or now
+            session.execute(
+                update(BrowserSession)
+                .where(BrowserSession.user_id == user_id, BrowserSession.ended_at.is_(None))
+                .values(ended_at=now)
+            )
+            session.execute(
+                update(ApiToken)
+                .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+                .values(revoked_at=now, revoked_by=actor)
+            )
+            self._record(session, actor, "user.disable", subject=user.email)
             return _user_view(user)
 
     # Signing in
@@ -606,6 +628,7 @@ class AccountService:
                 created_at=now,
             )
             session.add(claim)
+            _flush_unique(session, f"tenant_id: {tenant_id!r} is taken; choose another")
             session.add(
                 Membership(
                     tenant_id=tenant_id,
@@ -770,7 +793,15 @@ class AccountService:
                     created_at=self._clock(),
                 )
                 session.add(user)
-                session.flush()
+                _flush_unique(session, f"email: an account for {row.email} exists already")
+            elif session.scalars(
+                select(Membership.id).where(
+                    Membership.tenant_id == row.tenant_id,
+                    Membership.user_id == user.id,
+                    Membership.ended_at.is_(None),
+                )
+            ).first():
+                raise ConflictError(f"{row.email} is a member of {row.tenant_id!r} already")
             membership = Membership(
                 tenant_id=row.tenant_id,
                 user_id=user.id,
@@ -1040,6 +1071,16 @@ class AccountService:
             )
         row.used_at = self._clock()
         return row
+
+
+def _flush_unique(session: Session, message: str) -> None:
+    """Flush, turning a lost race on a unique key (PostgreSQL, read committed) into a
+    conflict the caller can act on."""
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise ConflictError(message) from None
 
 
 def _email(value: str) -> str:

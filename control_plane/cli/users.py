@@ -16,7 +16,9 @@ from control_plane.accounts.settings import AccountsSettings, SmtpSettings
 from control_plane.cli.context import JsonOption, fail, load_settings, out, print_json, registry
 
 users_app = typer.Typer(
-    name="users", help="Accounts: create the first operator, lift lockouts.", no_args_is_help=True
+    name="users",
+    help="Accounts: create the first operator, lift lockouts, disable accounts.",
+    no_args_is_help=True,
 )
 
 
@@ -70,6 +72,19 @@ def create(
         out.print(
             f"user {user.id} {user.email} created ({user.platform_role or 'no platform role'})"
         )
+
+
+@users_app.command("disable")
+def disable(email: Annotated[str, typer.Argument(help="The account's address.")]) -> None:
+    """Stop an account: sessions end, tokens are revoked, sign-in is refused."""
+    settings, smtp = _accounts()
+    with registry() as (_settings, database):
+        service = AccountService(database, settings, make_mailer(smtp))
+        try:
+            user = service.disable(service.find_user(email).id, actor=f"tenantctl:{getuser()}")
+        except AccountsError as error:
+            raise fail(str(error)) from None
+    out.print(f"{user.email} is disabled; its sessions and tokens no longer work")
 
 
 @users_app.command("unlock")

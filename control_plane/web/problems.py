@@ -30,7 +30,12 @@ from control_plane.billing.invoice_book import NothingToBillError
 from control_plane.registry.cidr import NetworkPoolError
 from control_plane.registry.lifecycle import TransitionError
 from control_plane.registry.repository import TenantExistsError, TenantNotFoundError
-from control_plane.service import InvalidSpecError, SpecChangeError, SpecVersionConflictError
+from control_plane.service import (
+    InvalidSpecError,
+    SpecChangeError,
+    SpecVersionConflictError,
+    StackFileExistsError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +93,7 @@ _STATUS: list[tuple[type[Exception], int]] = [
     (ConflictError, 409),
     (TenantExistsError, 409),
     (TransitionError, 409),
+    (StackFileExistsError, 409),
     (SpecVersionConflictError, 412),
     (InvalidRequestError, 422),
     (InvalidSpecError, 422),

@@ -367,3 +367,39 @@ def test_fleet_is_for_platform_roles_with_filters(world: World) -> None:
     assert (
         world.client.get(f"{API}/tenants?failing=true", headers=auth(auditor)).json()["items"] == []
     )
+
+
+def test_a_disabled_account_loses_its_sessions_and_tokens(world: World) -> None:
+    user_id = world.user("dis@example.com")
+    token = world.token("dis@example.com")
+    world.client.post(f"{API}/sessions", json={"email": "dis@example.com", "password": PASSWORD})
+    world.accounts.disable(user_id, actor="tenantctl:root")
+    assert world.client.get(f"{API}/me").status_code == 401
+    world.client.cookies.clear()
+    assert world.client.get(f"{API}/me", headers=auth(token)).status_code == 401
+    again = world.client.post(
+        f"{API}/sessions", json={"email": "dis@example.com", "password": PASSWORD}
+    )
+    assert again.status_code == 401 and "disabled" in again.json()["detail"]
+
+
+def test_a_platform_user_who_is_also_a_member_keeps_both_roles(world: World) -> None:
+    world.user("staff@example.com", platform_role=PlatformRole.OPERATOR)
+    staff = world.token("staff@example.com")
+    world.client.post(
+        f"{API}/tenants", json={"tenant_id": "own-co", "region": "eu-west-1"}, headers=auth(staff)
+    )
+    # Owner in its own tenant (spec changes), operator everywhere (suspend).
+    spec = world.client.get(f"{API}/tenants/own-co/spec", headers=auth(staff))
+    patched = world.client.patch(
+        f"{API}/tenants/own-co/spec",
+        content=b"{}",
+        headers={
+            **auth(staff),
+            "If-Match": spec.headers["etag"],
+            "Content-Type": "application/merge-patch+json",
+        },
+    )
+    assert patched.status_code == 202 and patched.json()["status"] == "unchanged"
+    suspend = world.client.post(f"{API}/tenants/own-co/suspend", headers=auth(staff))
+    assert suspend.status_code == 409 and "pending" in suspend.json()["detail"]

@@ -137,6 +137,10 @@ def test_first_operator_and_the_outbox(tmp_path: Path) -> None:
     assert "the outbox is empty" in empty.output
     unlocked = runner.invoke(tenantctl, ["users", "unlock", "ops@example.com"], env=env)
     assert unlocked.exit_code == 0 and "may sign in again" in unlocked.output
+    unknown = runner.invoke(tenantctl, ["users", "unlock", "nobody@example.com"], env=env)
+    assert unknown.exit_code == 1 and "no account for nobody@example.com" in unknown.output
+    disabled = runner.invoke(tenantctl, ["users", "disable", "ops@example.com"], env=env)
+    assert disabled.exit_code == 0 and "is disabled" in disabled.output
 
 
 def _free_port() -> int:

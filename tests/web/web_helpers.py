@@ -169,8 +169,9 @@ def make_world(
     limits: RequestLimits | None = None,
     checkout: CheckoutSettings | None = None,
     accounts: AccountsSettings | None = None,
+    database_url: str = "",
 ) -> World:
-    settings = make_settings(tmp)
+    settings = make_settings(tmp, database_url)
     database = open_database(settings.registry_url)
     billing = BillingSettings(
         webhook_secrets=(SECRET,),
