@@ -19,7 +19,13 @@ from control_plane.billing.render import invoice_html
 from control_plane.registry.repository import TenantNotFoundError
 from control_plane.service import Accepted, TenantView
 from control_plane.web.checkout import CheckoutError
-from control_plane.web.deps import ContextDep, PrincipalDep, TenantAccess, tenant_access
+from control_plane.web.deps import (
+    ContextDep,
+    PrincipalDep,
+    TenantAccess,
+    WebContext,
+    tenant_access,
+)
 from control_plane.web.problems import PROBLEM_RESPONSES, ProblemError
 from control_plane.web.schemas import (
     NewTenant,
@@ -122,7 +128,7 @@ def list_tenants(
     )
 
 
-def _claimed_out(context: ContextDep, tenant_id: str, role: str | None) -> TenantOut:
+def _claimed_out(context: WebContext, tenant_id: str, role: str | None) -> TenantOut:
     claim = context.accounts.claim(tenant_id)
     if claim is None:
         raise NotFoundError(f"tenant {tenant_id!r} not found")
@@ -378,7 +384,7 @@ def list_invoices(
     return context.invoices.invoices(access.tenant_id)
 
 
-def _invoice(context: ContextDep, tenant_id: str, number: str) -> Invoice:
+def _invoice(context: WebContext, tenant_id: str, number: str) -> Invoice:
     for invoice in context.invoices.invoices(tenant_id):
         if invoice.number == number:
             return invoice
