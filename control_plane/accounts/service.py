@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from pydantic import EmailStr, TypeAdapter, ValidationError
 from sqlalchemy import or_, select, update
@@ -49,6 +50,8 @@ from control_plane.registry.models import Tenant
 SYSTEM_ACTOR = "system"
 CLAIM_LIFETIME = timedelta(hours=24)
 """How long a paid plan's tenant id is held for its checkout (a checkout expires in 24 h)."""
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+"""A token's last use is written at most this often, so reads do not each cost a write."""
 _GONE = (TenantState.DEPROVISIONING.value, TenantState.RETIRED.value)
 _EMAIL = TypeAdapter(EmailStr)
 MAX_NAME_LENGTH = 128
@@ -413,7 +416,8 @@ class AccountService:
                 raise AuthenticationError(f"API token {row.prefix}… was revoked")
             if row.expires_at <= now:
                 raise AuthenticationError(f"API token {row.prefix}… expired")
-            row.last_used_at = now
+            if row.last_used_at is None or row.last_used_at <= now - LAST_USED_RESOLUTION:
+                row.last_used_at = now
             return self._principal(
                 session,
                 row.user_id,
@@ -664,6 +668,13 @@ class AccountService:
             claim = session.get(TenantClaim, tenant_id)
             if claim is not None:
                 self._drop_claim(session, claim, reason=reason)
+
+    def tenant_standing(self, tenant_id: str) -> Literal["registered", "claimed"] | None:
+        """Whether the tenant exists, is only claimed (awaiting billing), or neither."""
+        with self.database.transaction() as session:
+            if session.get(Tenant, tenant_id) is not None:
+                return "registered"
+            return "claimed" if session.get(TenantClaim, tenant_id) is not None else None
 
     def claim(self, tenant_id: str) -> ClaimView | None:
         with self.database.transaction() as session:

@@ -25,7 +25,6 @@ from control_plane.accounts.roles import Permission, PlatformRole, Role
 from control_plane.accounts.service import AccountService
 from control_plane.billing.invoice_book import InvoiceBook
 from control_plane.registry.database import Database
-from control_plane.registry.repository import TenantNotFoundError
 from control_plane.service import TenantService
 from control_plane.web.checkout import Checkout
 
@@ -115,14 +114,10 @@ def tenant_access(permission: Permission) -> Callable[..., TenantAccess]:
         tenant_id: TenantIdPath, principal: PrincipalDep, context: ContextDep
     ) -> TenantAccess:
         role = principal.authorize(permission, tenant_id)
-        try:
-            context.tenants.show(tenant_id)
-            exists = True
-        except TenantNotFoundError:
-            if context.accounts.claim(tenant_id) is None:
-                raise NotFoundError(f"tenant {tenant_id!r} not found") from None
-            exists = False
-        return TenantAccess(tenant_id, role, principal, exists)
+        standing = context.accounts.tenant_standing(tenant_id)
+        if standing is None:
+            raise NotFoundError(f"tenant {tenant_id!r} not found")
+        return TenantAccess(tenant_id, role, principal, exists=standing == "registered")
 
     dependency.__name__ = f"tenant_access_{permission.name.lower()}"
     return dependency
