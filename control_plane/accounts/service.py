@@ -205,10 +205,7 @@ class AccountService:
         """A user; unverified ones get a verification mail."""
         address = _email(email)
         _check_name(display_name)
-        try:
-            credentials.check_password_policy(password, email=address)
-        except credentials.WeakPasswordError as error:
-            raise InvalidRequestError(str(error)) from None
+        _check_password(password, email=address)
         password_hash = credentials.hash_password(password)
         with self._use_case() as (session, outgoing):
             if session.scalars(select(User.id).where(User.email == address)).first() is not None:
@@ -324,39 +321,20 @@ class AccountService:
         now = self._clock()
         address_email = email.strip().lower()
         with self.database.transaction() as session:
-            user = session.scalars(
-                select(User).where(User.email == address_email).with_for_update()
-            ).one_or_none()
-            if user is not None and user.locked_until is not None and user.locked_until > now:
-                retry = int((user.locked_until - now).total_seconds()) + 1
-                raise RateLimitedError(
-                    "this account is locked after repeated failed sign-ins; try again in "
-                    f"{retry} s or ask an operator to unlock it",
-                    retry,
-                )
-            good = credentials.verify_password(user.password_hash if user else None, password)
-            if user is None or not good:
-                if user is not None:
-                    user.failed_logins += 1
-                    if user.failed_logins >= self.settings.lockout_threshold:
-                        user.locked_until = now + self.settings.lockout_duration
-                        user.failed_logins = 0
-                        self._record(
-                            session,
-                            SYSTEM_ACTOR,
-                            "user.lock",
-                            subject=user.email,
-                            detail=f"after {self.settings.lockout_threshold} failed sign-ins",
-                        )
-                failure: AuthenticationError | None = AuthenticationError(
-                    "wrong e-mail or password"
-                )
-            else:
-                failure = None
-                user.failed_logins = 0
-                user.locked_until = None
-        if failure is not None:
-            raise failure
+            user = session.scalars(select(User).where(User.email == address_email)).one_or_none()
+        if user is not None and user.locked_until is not None and user.locked_until > now:
+            retry = int((user.locked_until - now).total_seconds()) + 1
+            raise RateLimitedError(
+                "this account is locked after repeated failed sign-ins; try again in "
+                f"{retry} s or ask an operator to unlock it",
+                retry,
+            )
+        # Argon2 is slow on purpose: verify outside any transaction, so a sign-in never
+        # holds the registry's write lock (SQLite) while hashing.
+        if not credentials.verify_password(user.password_hash if user else None, password):
+            if user is not None:
+                self._count_failure(user.id, now)
+            raise AuthenticationError("wrong e-mail or password")
         assert user is not None
         if user.disabled_at is not None:
             raise AuthenticationError("this account is disabled")
@@ -366,6 +344,11 @@ class AccountService:
         csrf = credentials.new_token("")
         expires = now + self.settings.session_lifetime
         with self.database.transaction() as session:
+            row = session.get(User, user.id, with_for_update=True)
+            assert row is not None
+            if row.failed_logins or row.locked_until is not None:
+                row.failed_logins = 0
+                row.locked_until = None
             session.add(
                 BrowserSession(
                     user_id=user.id,
@@ -375,7 +358,25 @@ class AccountService:
                     expires_at=expires,
                 )
             )
-        return SignedIn(session_token, csrf, expires, _user_view(user))
+            return SignedIn(session_token, csrf, expires, _user_view(row))
+
+    def _count_failure(self, user_id: int, now: datetime) -> None:
+        """One more failed sign-in; at the threshold the account is locked."""
+        with self.database.transaction() as session:
+            user = session.get(User, user_id, with_for_update=True)
+            if user is None:
+                return
+            user.failed_logins += 1
+            if user.failed_logins >= self.settings.lockout_threshold:
+                user.locked_until = now + self.settings.lockout_duration
+                user.failed_logins = 0
+                self._record(
+                    session,
+                    SYSTEM_ACTOR,
+                    "user.lock",
+                    subject=user.email,
+                    detail=f"after {self.settings.lockout_threshold} failed sign-ins",
+                )
 
     def sign_out(self, principal: Principal) -> None:
         if principal.via != "session" or principal.credential_id is None:
@@ -568,15 +569,13 @@ class AccountService:
 
     def reset_password(self, token: str, password: str) -> UserView:
         """Set a new password; every session of the user ends and a lockout is lifted."""
+        new_hash = _hashed(password)
         with self._use_case() as (session, _outgoing):
             row = self._redeem(session, Purpose.RESET, token)
             user = session.get(User, row.user_id)
             assert user is not None
-            try:
-                credentials.check_password_policy(password, email=user.email)
-            except credentials.WeakPasswordError as error:
-                raise InvalidRequestError(str(error)) from None
-            user.password_hash = credentials.hash_password(password)
+            _check_password(password, email=user.email)
+            user.password_hash = new_hash
             user.failed_logins = 0
             user.locked_until = None
             user.verified_at = user.verified_at or self._clock()
@@ -778,6 +777,7 @@ class AccountService:
         self, token: str, *, password: str | None, display_name: str | None
     ) -> MemberView:
         """Join the tenant; a new address gets an account (verified: the mail proved it)."""
+        new_hash = _hashed(password) if password is not None else None
         with self._use_case() as (session, _outgoing):
             row = self._redeem(session, Purpose.INVITE, token)
             assert row.tenant_id is not None and row.role is not None
@@ -786,19 +786,16 @@ class AccountService:
                 raise ConflictError(f"tenant {row.tenant_id!r} is being retired")
             user = session.scalars(select(User).where(User.email == row.email)).one_or_none()
             if user is None:
-                if password is None or display_name is None:
+                if password is None or new_hash is None or display_name is None:
                     raise InvalidRequestError(
                         f"password, display_name: required to create the account of {row.email}"
                     )
                 _check_name(display_name)
-                try:
-                    credentials.check_password_policy(password, email=row.email)
-                except credentials.WeakPasswordError as error:
-                    raise InvalidRequestError(str(error)) from None
+                _check_password(password, email=row.email)
                 user = User(
                     email=row.email,
                     display_name=display_name.strip(),
-                    password_hash=credentials.hash_password(password),
+                    password_hash=new_hash,
                     verified_at=self._clock(),
                     failed_logins=0,
                     created_at=self._clock(),
@@ -1082,6 +1079,20 @@ class AccountService:
             )
         row.used_at = self._clock()
         return row
+
+
+def _check_password(password: str, *, email: str) -> None:
+    try:
+        credentials.check_password_policy(password, email=email)
+    except credentials.WeakPasswordError as error:
+        raise InvalidRequestError(str(error)) from None
+
+
+def _hashed(password: str) -> str:
+    """The Argon2id hash of a password that passes the policy (the e-mail rule is checked
+    where the address is known), computed before any transaction: hashing is slow."""
+    _check_password(password, email="")
+    return credentials.hash_password(password)
 
 
 def _flush_unique(session: Session, message: str) -> None:
