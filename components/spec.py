@@ -91,6 +91,9 @@ Slug = Annotated[
     StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,14}[a-z0-9]$"),
     Field(description="Lower-case letters, digits and hyphens, 2-16 characters."),
 ]
+TENANT_ID_PATTERN = r"^[a-z][a-z0-9-]{1,18}[a-z0-9]$"
+"""The shape of a tenant id (reserved words and affixes are refused besides); for matching
+ids in URLs and paths. Messages say `TENANT_ID_RULE` instead."""
 TENANT_ID_RULE = (
     "a tenant id is 3 to 20 lower-case letters, digits and hyphens, starts with a letter "
     "and ends with a letter or digit"
@@ -125,13 +128,7 @@ bucket names and logs (the portal, API and hooks live beside tenant names)."""
 def tenant_id_problem(tenant_id: str) -> str | None:
     """Why `tenant_id` cannot name a tenant, or None when it can."""
     shown = tenant_id if len(tenant_id) <= 40 else tenant_id[:37] + "..."
-    valid_slug = (
-        3 <= len(tenant_id) <= 20
-        and all(c in "abcdefghijklmnopqrstuvwxyz0123456789-" for c in tenant_id)
-        and tenant_id[0].isalpha()
-        and tenant_id[-1] != "-"
-    )
-    if not valid_slug:
+    if re.fullmatch(TENANT_ID_PATTERN, tenant_id) is None:
         return f"tenant id {shown!r} is not valid: {TENANT_ID_RULE}"
     for prefix, why in RESERVED_TENANT_PREFIXES.items():
         if tenant_id.startswith(prefix):

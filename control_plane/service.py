@@ -55,6 +55,10 @@ class SpecChangeError(ValueError):
     """A change the control plane does not make through an update (names the right way)."""
 
 
+class SpecVersionConflictError(ValueError):
+    """The desired spec changed since the version the request was based on (a lost update)."""
+
+
 class PurgeNotConfirmedError(ValueError):
     """A purge was asked for without confirming the tenant id."""
 
@@ -210,22 +214,9 @@ class TenantService:
         tenant to its subscription there, so the two are never apart).
         """
         data = copy.deepcopy(dict(spec_data))
-        network = data.get("network")
-        if network is not None and not isinstance(network, Mapping):
-            raise InvalidSpecError(
-                f"invalid tenant spec, 1 error:\n  network: must be a mapping (got {network!r})"
-            )
-        if "cell" in data:
-            raise SpecChangeError(
-                "cell cannot be chosen: the control plane places a new tenant in a cell"
-            )
-        network = dict(network or {})
+        probe = self.check_new(data)
+        network = dict(data.get("network") or {})
         chosen = network.get("cidr")
-        # Validate everything else first; the real block is known only after allocation.
-        provisional = str(
-            next(self.settings.cidr_pool.subnets(new_prefix=self.settings.cidr_block_prefix))
-        )
-        probe = _validate({**data, "network": {**network, "cidr": chosen or provisional}})
         tenant_id = probe.tenant_id
         path = self.stacks.path(tenant_id)
         self._measure(probe.plan)
@@ -267,6 +258,27 @@ class TenantService:
                 message=f"created on plan {spec.plan.value} with network {block}"
                 + (f" in cell {cell.name}" if cell is not None else ""),
             )
+
+    def check_new(self, spec_data: Mapping[str, Any]) -> TenantSpec:
+        """The spec a create of `spec_data` would register, with a provisional network when
+        none is chosen; `InvalidSpecError` naming every problem. Writes nothing."""
+        network = spec_data.get("network")
+        if network is not None and not isinstance(network, Mapping):
+            raise InvalidSpecError(
+                f"invalid tenant spec, 1 error:\n  network: must be a mapping (got {network!r})"
+            )
+        if "cell" in spec_data:
+            raise SpecChangeError(
+                "cell cannot be chosen: the control plane places a new tenant in a cell"
+            )
+        network = dict(network or {})
+        # Validate everything else first; the real block is known only after allocation.
+        provisional = str(
+            next(self.settings.cidr_pool.subnets(new_prefix=self.settings.cidr_block_prefix))
+        )
+        return _validate(
+            {**spec_data, "network": {**network, "cidr": network.get("cidr") or provisional}}
+        )
 
     def _stack_file_networks(
         self, registry: Registry, *, exclude: str
@@ -317,9 +329,17 @@ class TenantService:
             )
 
     def update(
-        self, tenant_id: str, changes: Mapping[str, Any], *, actor: str, reason: str = "update"
+        self,
+        tenant_id: str,
+        changes: Mapping[str, Any],
+        *,
+        actor: str,
+        reason: str = "update",
+        expected_version: int | None = None,
     ) -> Accepted:
-        """Merge `changes` (nested fields) into the desired spec and queue an `up`."""
+        """Merge `changes` (nested fields; `None` resets a field to its default) into the
+        desired spec and queue an `up`; with `expected_version`, only if the spec is still
+        at that version."""
         for key, message in (
             ("tenant_id", "the tenant id never changes"),
             ("suspended", "use `tenants suspend` or `tenants resume`"),
@@ -341,6 +361,11 @@ class TenantService:
             self._measure(PlanName(changes["plan"]))
         with self._use_case() as (registry, files):
             tenant = registry.tenant(tenant_id, for_update=True)
+            if expected_version is not None and tenant.spec_version != expected_version:
+                raise SpecVersionConflictError(
+                    f"the spec of {tenant_id!r} is at version {tenant.spec_version}, not "
+                    f"{expected_version}; read it again and reapply the change"
+                )
             current = registry.spec(tenant_id)
             _refuse_a_move(current, changes)
             merged = _merge(current.model_dump(mode="json", exclude_defaults=True), changes)
@@ -735,11 +760,15 @@ def _dump(cell: CellPlacement | None) -> dict[str, Any] | None:
 
 
 def _merge(base: dict[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
-    """`base` with `changes` applied; nested mappings merge, anything else replaces."""
+    """`base` with `changes` applied; nested mappings merge, `None` removes, anything else
+    replaces (JSON merge patch, RFC 7396)."""
     merged = copy.deepcopy(base)
     for key, value in changes.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, Mapping):
+            existing = merged.get(key)
+            merged[key] = _merge(existing if isinstance(existing, dict) else {}, value)
         else:
             merged[key] = copy.deepcopy(value)
     return merged

@@ -23,9 +23,11 @@ LAYERS: dict[str, int] = {
     "control_plane.cells": 6,
     "control_plane.service": 7,
     "control_plane.billing": 8,
-    "control_plane.ops": 9,
-    "control_plane.demo": 10,
-    "control_plane.cli": 11,
+    "control_plane.accounts": 9,
+    "control_plane.ops": 10,
+    "control_plane.web": 11,
+    "control_plane.demo": 12,
+    "control_plane.cli": 13,
 }
 
 

@@ -15,6 +15,8 @@ DEFAULT_PRICE_PLANS: dict[str, PlanName] = {f"{plan.value}-monthly": plan for pl
 """Lookup keys `<plan>-monthly`; production adds its price ids (`price_...`) too."""
 DEFAULT_RECONCILE_BACKOFF_SECONDS = 5.0
 DEFAULT_RECONCILE_BACKOFF_MAX_SECONDS = 300.0
+DEFAULT_MAX_BODY_BYTES = 256 * 1024
+"""Larger than any subscription or invoice event."""
 DEFAULT_MAX_JSON_DEPTH = 32
 """Real billing events nest fewer than 10 levels of arrays and objects."""
 
@@ -81,7 +83,7 @@ class BillingSettings(BaseSettings):
     )
     """Upper bound of a failed subscription's retry delay."""
 
-    max_body_bytes: int = Field(default=256 * 1024, ge=1024, le=16 * 1024 * 1024)
+    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024, le=16 * 1024 * 1024)
     """Largest webhook body read; longer bodies (declared or chunked) get 413 unread."""
     max_json_depth: int = Field(default=DEFAULT_MAX_JSON_DEPTH, ge=4, le=256)
     """Deepest nesting of arrays and objects in an event body; deeper bodies get 400."""

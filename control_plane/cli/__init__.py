@@ -38,6 +38,9 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "invoices": ("invoices", "Issue (--issue) or preview (--preview) a tenant's invoices."),
     "sandbox": ("sandbox", "Run a local AWS (moto on 127.0.0.1) for `tenantctl up`."),
     "cells": ("cells", "AWS accounts tenants are placed in: add, list, drain, vend silos."),
+    "serve": ("serve", "Serve /api/v1, /hooks/billing and /metrics, with the reconciler."),
+    "users": ("users", "Accounts: create the first operator, lift lockouts, disable accounts."),
+    "mail": ("mail", "Mail not sent over SMTP: print (and clear) the outbox."),
 }
 
 

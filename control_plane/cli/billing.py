@@ -82,7 +82,7 @@ def step_line(step: ReconcileStep) -> str:
     return f"billing {step.request} {step.tenant_id} ({step.detail}): {result}"
 
 
-def _print_step_lines(steps: list[ReconcileStep]) -> None:
+def print_step_lines(steps: list[ReconcileStep]) -> None:
     for step in steps:
         if step.repeated:
             continue  # said on an earlier pass, and nothing has changed since
@@ -224,7 +224,7 @@ def serve(
                 reconciler,
                 interval=every,
                 max_backoff=billing.reconcile_backoff_max_seconds,
-                on_steps=_print_step_lines,
+                on_steps=print_step_lines,
                 on_pass=metrics.reconciler_pass,
             )
             loop.start()

@@ -7,10 +7,10 @@ restart loses nothing. Per-process figures (API requests) are counted where they
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import datetime
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, make_asgi_app
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -27,6 +27,8 @@ from control_plane.registry.billing_models import BillingEventRecord
 from control_plane.registry.database import Database
 from control_plane.registry.event_models import EventDelivery
 from control_plane.registry.models import Job, Tenant, utcnow
+
+NextHandler = Callable[[Request], Awaitable[Response]]
 
 JOB_DURATION_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
 """Seconds; stack operations take from seconds (plans) to tens of minutes (NAT, RDS)."""
@@ -156,11 +158,20 @@ class ServerMetrics:
             "Subscription steps of the reconciler that raised or were refused.",
             registry=self.registry,
         )
+        self.api_requests = Counter(
+            "tenants_api_requests",
+            "Requests to the web app by route template, method and status.",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
         self.reconciler_last_pass = Gauge(
             "tenants_billing_reconciler_last_pass_timestamp_seconds",
             "Unix time the reconciler last finished a pass (a dead loop stops it moving).",
             registry=self.registry,
         )
+
+    def api_request(self, route: str, method: str, status: int) -> None:
+        self.api_requests.labels(route=route, method=method, status=str(status)).inc()
 
     def reconciler_pass(self, steps: Sequence[ReconcileStep] | None) -> None:
         """Count a pass: its failed or refused steps, or one error when it could not run."""
@@ -174,5 +185,16 @@ class ServerMetrics:
         self.reconciler_last_pass.set_to_current_time()
 
     def mount(self, app: FastAPI) -> None:
-        """Serve `/metrics` (Prometheus text format) on `app`."""
+        """Serve `/metrics` (Prometheus text format) on `app`, and count its requests by
+        route template (never by raw path: ids in paths would make unbounded labels)."""
         app.mount("/metrics", make_asgi_app(registry=self.registry))
+
+        @app.middleware("http")
+        async def count(
+            request: Request, call_next: Callable[[Request], Awaitable[Response]]
+        ) -> Response:
+            response = await call_next(request)
+            route = request.scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            self.api_request(template, request.method, response.status_code)
+            return response

@@ -1,0 +1,1 @@
+"""Customer accounts and access control: users, memberships, tokens, sessions and mail."""

@@ -1,0 +1,86 @@
+"""Paid plans start with the billing system's checkout (Stripe Checkout, `stripe` library).
+
+The session carries the tenant facts the billing webhook reads (`tenant_id`, `region`,
+`price`) and the user who asked, both on the session and on the subscription it creates,
+so `checkout.session.completed` or `customer.subscription.created` provisions the tenant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import stripe
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from stripe._base_address import BaseAddresses
+
+from components.plans import PlanName
+
+
+class CheckoutSettings(BaseSettings):
+    """The billing system's API; with no key, paid plans wait for a billing event alone."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TENANTS_CHECKOUT_", frozen=True, extra="ignore", use_attribute_docstrings=True
+    )
+
+    stripe_api_key: SecretStr = SecretStr("")
+    """A secret or restricted key (`sk_...`/`rk_...`) allowed to create checkout sessions."""
+    success_url: str = "http://127.0.0.1:8080/checkout/done"
+    cancel_url: str = "http://127.0.0.1:8080/checkout/cancelled"
+    api_base: str = ""
+    """Another API address (a local stand-in); the billing system's own when empty."""
+
+
+class CheckoutError(RuntimeError):
+    """The checkout could not be started; the message says why."""
+
+
+@dataclass(frozen=True)
+class StartedCheckout:
+    id: str
+    url: str
+
+
+class Checkout:
+    """Starts subscription checkouts for plans that have a configured price id."""
+
+    def __init__(self, settings: CheckoutSettings, prices: dict[str, PlanName]) -> None:
+        base: BaseAddresses = {"api": settings.api_base} if settings.api_base else {}
+        self._client = stripe.StripeClient(
+            settings.stripe_api_key.get_secret_value(), base_addresses=base
+        )
+        self._settings = settings
+        # Checkout needs price ids (`price_...`); lookup keys are only for reading events.
+        self._prices = {
+            plan: price for price, plan in sorted(prices.items()) if price.startswith("price_")
+        }
+
+    def start(
+        self, *, tenant_id: str, plan: PlanName, region: str, user_id: int, email: str
+    ) -> StartedCheckout:
+        price = self._prices.get(plan)
+        if price is None:
+            raise CheckoutError(
+                f"plan {plan.value!r} has no price id in TENANTS_BILLING_PRICE_PLANS; "
+                "map a `price_...` id to it"
+            )
+        metadata = {"tenant_id": tenant_id, "region": region, "user_id": str(user_id)}
+        try:
+            session = self._client.v1.checkout.sessions.create(
+                params={
+                    "mode": "subscription",
+                    "line_items": [{"price": price, "quantity": 1}],
+                    "customer_email": email,
+                    "client_reference_id": tenant_id,
+                    "success_url": self._settings.success_url,
+                    "cancel_url": self._settings.cancel_url,
+                    "metadata": {**metadata, "price": price},
+                    "subscription_data": {"metadata": metadata},
+                }
+            )
+        except stripe.StripeError as error:
+            raise CheckoutError(f"the billing system refused the checkout: {error}") from None
+        if not session.url:
+            raise CheckoutError(f"checkout session {session.id} has no URL")
+        return StartedCheckout(session.id, session.url)

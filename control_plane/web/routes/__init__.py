@@ -1,0 +1,1 @@
+"""One router per domain; `control_plane.web.app` only wires them."""
