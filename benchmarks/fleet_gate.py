@@ -6,7 +6,8 @@ buckets, ingress rules and operator roles), and times `tenantctl check --all` as
 it, each run a fresh process with its own data directory's plan cache:
 
 - cold with 1 process and with 2 (both without a cache: the ratio),
-- cold with the cache (filling it), warm (nothing changed), one stack file changed,
+- cold with the cache (filling it), warm (nothing changed), one stack file changed (with
+  `--all`, and with `--changed-since HEAD` as a pull request runs it),
 - a comment added under components/ (every tenant must be planned again),
 - `plan --all --json` from the warm cache.
 
@@ -94,6 +95,16 @@ def copy_project(target: Path) -> Path:
     for name in ("__main__.py", "Pulumi.yaml"):
         shutil.copy(PROJECT_ROOT / name, target / name)
     return target
+
+
+def _commit(project: Path) -> None:
+    """Make the scratch project a git repository, for `--changed-since`."""
+    for args in (
+        ["init", "-q"],
+        ["add", "-A"],
+        ["-c", "user.name=bench", "-c", "user.email=bench@example.com", "commit", "-qm", "fleet"],
+    ):
+        subprocess.run(["git", "-C", str(project), *args], check=True, capture_output=True)
 
 
 @dataclass
@@ -268,6 +279,7 @@ def main() -> None:
         files = StackFiles(project / "stacks")
         for index in range(count):
             files.write_spec(synthetic_spec(index))
+        _commit(project)
         env = {
             **os.environ,
             "PYTHONPATH": str(project),
@@ -287,6 +299,8 @@ def main() -> None:
         changed = files.path(files.tenants()[count // 2])
         changed.write_text(changed.read_text().replace("ops@", "oncall@", 1))
         runs.append(tenantctl("one stack file changed", check, env, scratch))
+        since = ["check", "--changed-since", "HEAD", "--workers", str(args.workers), *report]
+        runs.append(tenantctl("one changed, --changed-since", since, env, scratch))
         with (project / "components" / "bundle.py").open("a") as source:
             source.write("# a code change: every tenant is planned again\n")
         runs.append(tenantctl("code changed (components/)", check, env, scratch))
