@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from pydantic import ValidationError
+
 from components.spec import TenantSpec
 from components.stack_config import SPEC_KEY, InvalidStackError, spec_from_config
 from planner.cache import PlanCache, PlanInputs, canonical_json
@@ -132,15 +134,17 @@ class FleetPlans:
             if failure is not None:
                 yield failure
                 continue
-            stored = self.store.get(self.keys[document.stack])
-            if stored is not None:
-                yield TenantPlan.model_validate(stored)
-                continue
-            # Trimmed by another process since it was planned: plan it again here.
-            try:
-                yield plan_document(document)
-            except PLAN_ERRORS as error:
-                yield failure_of(document, error)
+            yield self._read(document)
+
+    def _read(self, document: StackDocument) -> TenantPlan | PlanFailure:
+        try:
+            return TenantPlan.model_validate(self.store.get(self.keys[document.stack]))
+        except ValidationError:
+            pass  # trimmed by another process since it was planned: plan it again here
+        try:
+            return plan_document(document)
+        except PLAN_ERRORS as error:
+            return failure_of(document, error)
 
 
 @contextlib.contextmanager

@@ -14,6 +14,9 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from control_plane.cli import app
+from planner.batch import plan_fleet
+from planner.cache import PlanCache
+from planner.model import PlanFailure, TenantPlan
 from planner.program import plan_stack_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -175,3 +178,14 @@ def test_no_plan_is_served_across_a_code_change(tmp_path: Path) -> None:
         with (project / changed).open("a") as source:
             source.write("# changed\n")
         assert "0 of 1 tenant(s) reused, 1 planned" in check(), changed
+
+
+def test_a_plan_trimmed_before_it_is_read_is_planned_again(tmp_path: Path) -> None:
+    store = PlanCache(tmp_path / "cache").open()
+    with plan_fleet(BROKEN, ["badspec", "steady"], cache=store, workers=1) as plans:
+        shutil.rmtree(store.root)  # another run trimmed everything meanwhile
+        results = list(plans)
+    assert plans.reused == 0
+    badspec, steady = results  # in the order asked for
+    assert isinstance(steady, TenantPlan) and steady.tenant == "steady"
+    assert isinstance(badspec, PlanFailure) and "invalid tenant spec" in badspec.error
