@@ -25,7 +25,6 @@ import gc
 import ipaddress
 import os
 import re
-import resource
 import shutil
 import subprocess
 import sys
@@ -113,6 +112,8 @@ class PeakMemory:
 
     root: int
     peaks: dict[int, tuple[str, int]] = field(default_factory=dict)
+    cpu_ticks: dict[int, int] = field(default_factory=dict)
+    """User and system time of each process, in clock ticks, as last seen."""
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def watch(self) -> threading.Thread:
@@ -130,14 +131,16 @@ class PeakMemory:
 
     def sample(self) -> None:
         parents: dict[int, int] = {}
+        ticks: dict[int, int] = {}
         for entry in os.scandir("/proc"):
             if not entry.name.isdigit():
                 continue
             try:
-                stat = Path(entry.path, "stat").read_text()
+                fields = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+            parents[int(entry.name)] = int(fields[1])
+            ticks[int(entry.name)] = int(fields[11]) + int(fields[12])
         family = {self.root}
         grew = True
         while grew:
@@ -145,6 +148,7 @@ class PeakMemory:
             grew = bool(found)
             family |= found
         for pid in family:
+            self.cpu_ticks[pid] = max(ticks.get(pid, 0), self.cpu_ticks.get(pid, 0))
             peak = _peak_kib(pid)
             if peak is not None:
                 role = self.peaks.get(pid, (_role(pid, parents, self.root), 0))[0]
@@ -153,6 +157,10 @@ class PeakMemory:
     def summary(self) -> str:
         rows = sorted(self.peaks.items(), key=lambda item: (item[1][0], item[0]))
         return ", ".join(f"{role} {kib / 1024:.0f}" for _pid, (role, kib) in rows)
+
+    def cpu_seconds(self) -> float:
+        """CPU time of the whole run: the measure a busy shared machine distorts least."""
+        return sum(self.cpu_ticks.values()) / os.sysconf("SC_CLK_TCK")
 
     def largest_mib(self) -> float:
         return max((kib for _role, kib in self.peaks.values()), default=0) / 1024
@@ -179,30 +187,22 @@ def _role(pid: int, parents: dict[int, int], root: int) -> str:
         return "tracker"
     if "forkserver" in command:  # workers are forked from the server and share its command
         return "fork-server" if parents.get(pid) == root else "worker"
-    return "worker"
+    return Path(command.split(" ", 1)[0]).name  # e.g. git, for --changed-since
 
 
 @dataclass(frozen=True)
 class Run:
     name: str
     seconds: float
-    cpu_seconds: float
-    """CPU time of the run's processes: the measure a busy shared machine distorts least."""
     reused: int
     total: int
     exit_code: int
     memory: PeakMemory
 
 
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def tenantctl(name: str, args: list[str], env: dict[str, str], cwd: Path) -> Run:
     command = [sys.executable, "-c", "from control_plane.cli import main; main()", *args]
     started = time.perf_counter()
-    cpu_before = _children_cpu()
     with subprocess.Popen(
         command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     ) as process:
@@ -212,14 +212,12 @@ def tenantctl(name: str, args: list[str], env: dict[str, str], cwd: Path) -> Run
         memory.stop()
         watcher.join()
     seconds = time.perf_counter() - started
-    cpu_seconds = _children_cpu() - cpu_before
     reused = _REUSED.search(errors)
     if process.returncode not in (0, 1) or "Traceback" in errors:
         raise SystemExit(f"{name}: tenantctl {' '.join(args)} failed:\n{errors}")
     return Run(
         name,
         seconds,
-        cpu_seconds,
         int(reused.group(1)) if reused else 0,
         int(reused.group(2)) if reused else 0,
         process.returncode,
@@ -311,7 +309,7 @@ def main() -> None:
         for run in runs:
             verdict = "passed" if run.exit_code == 0 else "FAILED (mandatory findings)"
             print(
-                f"{run.name:<30} {run.seconds:7.1f} s wall {run.cpu_seconds:7.1f} s CPU  "
+                f"{run.name:<30} {run.seconds:7.1f} s wall {run.memory.cpu_seconds():7.1f} s CPU  "
                 f"reused {run.reused:>5}/{run.total:<5} {verdict}; "
                 f"peak MiB: {run.memory.summary()}"
             )
