@@ -47,10 +47,12 @@ class Settings(BaseSettings):
     backend_url: str = ""
     """Pulumi state backend; `file://<data_dir>/state` when empty."""
     runner: RunnerMode = RunnerMode.AUTO
-    cidr_pool: ipaddress.IPv4Network = ipaddress.IPv4Network("10.64.0.0/12")
-    """Private range tenant networks are allocated from."""
-    cidr_block_prefix: int = Field(default=20, ge=16, le=22)
+    cidr_pool: ipaddress.IPv4Network = ipaddress.IPv4Network("10.64.0.0/10")
+    """Private range tenant networks are allocated from (4,096 blocks of /22 by default)."""
+    cidr_block_prefix: int = Field(default=22, ge=16, le=22)
     """Size of each tenant's network block allocated from the pool (/16 to /22)."""
+    plan_cache_max_mb: int = Field(default=512, ge=1, le=1024 * 1024)
+    """Size bound of the plan cache in `<data_dir>/plan-cache`, in MiB."""
     lease_seconds: float = Field(default=60.0, gt=0)
     """How long a worker owns a job without renewing; a crashed worker's job is retaken after."""
     retry_max_attempts: int = Field(default=5, ge=1)

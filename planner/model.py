@@ -6,6 +6,7 @@ gate and the control plane's offline runner.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -58,6 +59,26 @@ class TenantPlan(BaseModel):
         """Resources of one type, in registration order."""
         return [r for r in self.resources if r.type == type_token]
 
+    def to_document(self) -> dict[str, Any]:
+        """The plan as `tenantctl plan --json` prints it (and `check --plan-file` reads it)."""
+        return {
+            "tenant": self.tenant,
+            "plan": self.plan,
+            "region": self.region,
+            "mode": "plan",
+            "resource_count": len(self.resources),
+            "resources": [r.model_dump(mode="json") for r in self.resources],
+            "outputs": self.stack_outputs,
+            "warnings": self.warnings,
+        }
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> TenantPlan:
+        """Read back what `to_document` (or `model_dump`) wrote; `ValidationError` names
+        a missing field."""
+        outputs = document.get("outputs", document.get("stack_outputs", {}))
+        return cls.model_validate({**document, "stack_outputs": outputs})
+
     def counts_by_type(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for r in self.resources:
@@ -73,3 +94,20 @@ class PlanFailure(BaseModel):
     tenant: str
     stack_file: str
     error: str
+
+
+def read_plan_document(text: str) -> list[TenantPlan | PlanFailure]:
+    """The plans in what `tenantctl plan --json` writes (`{"tenants": [...], "errors": [...]}`,
+    one tenant or the fleet), or in a single plan object; `ValueError` says what is wrong."""
+    document = json.loads(text)
+    if not isinstance(document, dict):
+        raise ValueError('expected a JSON object: a plan, or {"tenants": [...]}')
+    if "tenants" not in document:
+        return [TenantPlan.from_document(document)]
+    tenants, errors = document["tenants"], document.get("errors", [])
+    if not isinstance(tenants, list) or not isinstance(errors, list):
+        raise ValueError("'tenants' and 'errors' must be lists")
+    return [
+        *(TenantPlan.from_document(entry) for entry in tenants),
+        *(PlanFailure.model_validate(entry) for entry in errors),
+    ]

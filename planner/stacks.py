@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 import stat
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +79,15 @@ class StackFiles:
             raise InvalidStackError(tenant, "the file has no `config:` mapping")
         return config
 
+    def documents(self, tenants: Iterable[str] | None = None) -> Iterator[StackDocument]:
+        """Each stack's `tenants:spec` as written (unvalidated), every stack by default."""
+        for tenant in self.tenants() if tenants is None else tenants:
+            try:
+                spec = self.read_config(tenant).get(SPEC_KEY)
+            except (InvalidStackError, UnknownTenantError, OSError):
+                spec = None
+            yield StackDocument(tenant, self.path(tenant), spec)
+
     def read_spec(self, tenant: str) -> TenantSpec:
         """The validated spec of a stack; `InvalidStackError` lists every offending field."""
         return spec_from_config(tenant, self.read_config(tenant))
@@ -104,3 +115,18 @@ class StackFiles:
         if not path.is_file():
             raise UnknownTenantError(tenant, self.tenants())
         path.unlink()
+
+
+@dataclass(frozen=True)
+class StackDocument:
+    """One stack file read without validation: what fleet checks and cache keys need."""
+
+    stack: str
+    path: Path
+    spec: Any
+    """The raw `tenants:spec` value; `None` when the file is unreadable or has none."""
+
+    @property
+    def spec_mapping(self) -> Mapping[str, Any]:
+        """The spec when it is a mapping, else empty (for checks that tolerate bad files)."""
+        return self.spec if isinstance(self.spec, dict) else {}

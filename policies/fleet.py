@@ -10,15 +10,12 @@ import ipaddress
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from itertools import combinations
 from pathlib import Path
-from typing import Any
 
 from pulumi_policy import EnforcementLevel, Severity
 
-from components.stack_config import SPEC_KEY, InvalidStackError
 from planner.quotas import ACCOUNT_SCOPE, QUOTAS_BY_KEY, Scope
-from planner.stacks import StackFiles, UnknownTenantError
+from planner.stacks import StackDocument, StackFiles
 from policies.frameworks import Control, iso, pci, soc2
 from policies.gate import Finding
 
@@ -94,33 +91,23 @@ class StackEntry:
     tenant_id: str | None
     cidr: str | None
 
-
-def _spec(files: StackFiles, stack: str) -> Mapping[str, Any]:
-    try:
-        spec = files.read_config(stack).get(SPEC_KEY)
-    except (InvalidStackError, UnknownTenantError, OSError):
-        return {}
-    return spec if isinstance(spec, dict) else {}
+    @classmethod
+    def of(cls, document: StackDocument) -> StackEntry:
+        spec = document.spec_mapping
+        network = spec.get("network")
+        cidr = network.get("cidr") if isinstance(network, dict) else None
+        tenant_id = spec.get("tenant_id")
+        return cls(
+            stack=document.stack,
+            stack_file=str(document.path),
+            tenant_id=str(tenant_id) if tenant_id is not None else None,
+            cidr=str(cidr) if cidr is not None else None,
+        )
 
 
 def read_fleet(stacks_dir: Path) -> list[StackEntry]:
     """Every `Pulumi.<stack>.yaml` of the directory, in name order."""
-    files = StackFiles(stacks_dir)
-    entries = []
-    for stack in files.tenants():
-        spec = _spec(files, stack)
-        network = spec.get("network")
-        cidr = network.get("cidr") if isinstance(network, dict) else None
-        tenant_id = spec.get("tenant_id")
-        entries.append(
-            StackEntry(
-                stack=stack,
-                stack_file=str(files.path(stack)),
-                tenant_id=str(tenant_id) if tenant_id is not None else None,
-                cidr=str(cidr) if cidr is not None else None,
-            )
-        )
-    return entries
+    return [StackEntry.of(d) for d in StackFiles(stacks_dir).documents()]
 
 
 def _networks(values: Iterable[str]) -> set[Network]:
@@ -133,6 +120,37 @@ def _networks(values: Iterable[str]) -> set[Network]:
     return found
 
 
+def _overlapping_pairs(networks: list[set[Network]]) -> dict[tuple[int, int], tuple[str, str]]:
+    """For each pair of owners (by index) whose networks overlap, the first such pair.
+
+    CIDR blocks either nest or are disjoint, so a sweep in address order keeps a stack of
+    the blocks enclosing the current one: every block still on it overlaps the current
+    one. O(n log n) plus the overlaps found, instead of comparing every pair.
+    """
+    blocks = sorted(
+        (net.version, int(net.network_address), -int(net.broadcast_address), owner, str(net))
+        for owner, owned in enumerate(networks)
+        for net in owned
+    )
+    enclosing: list[tuple[int, int, int, str]] = []
+    first: dict[tuple[int, int], tuple[str, str]] = {}
+    for version, start, negative_end, owner, cidr in blocks:
+        while enclosing and (enclosing[-1][0] != version or enclosing[-1][1] < start):
+            enclosing.pop()
+        for _version, _end, other, other_cidr in enclosing:
+            if other == owner:
+                continue
+            pair, cidrs = (
+                ((other, owner), (other_cidr, cidr))
+                if other < owner
+                else ((owner, other), (cidr, other_cidr))
+            )
+            if pair not in first or cidrs < first[pair]:
+                first[pair] = cidrs
+        enclosing.append((version, -negative_end, owner, cidr))
+    return first
+
+
 def fleet_findings(
     entries: list[StackEntry],
     plan_cidrs: Mapping[str, tuple[str, ...]],
@@ -141,20 +159,11 @@ def fleet_findings(
     """Overlaps and duplicates that involve at least one selected stack."""
     chosen = set(selected)
     findings: list[Finding] = []
-    networks = {
-        e.stack: _networks([*([e.cidr] if e.cidr else []), *plan_cidrs.get(e.stack, ())])
-        for e in entries
-    }
-    for a, b in combinations(entries, 2):
-        pairs = sorted(
-            (str(x), str(y))
-            for x in networks[a.stack]
-            for y in networks[b.stack]
-            if x.version == y.version and x.overlaps(y)
-        )
-        if not pairs:
-            continue
-        mine, theirs = pairs[0]
+    networks = [
+        _networks([*([e.cidr] if e.cidr else []), *plan_cidrs.get(e.stack, ())]) for e in entries
+    ]
+    for (i, j), (mine, theirs) in sorted(_overlapping_pairs(networks).items()):
+        a, b = entries[i], entries[j]
         if a.stack in chosen:
             findings.append(
                 OVERLAPPING_CIDRS.finding(

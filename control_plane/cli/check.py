@@ -10,9 +10,21 @@ from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
-from pydantic import ValidationError
 
-from planner.stacks import StackFiles, UnknownTenantError
+from control_plane.cli.context import load_settings
+from control_plane.cli.fleet import (
+    FleetProgress,
+    NoCacheOption,
+    StacksDirOption,
+    WorkersOption,
+    no_stacks_message,
+    open_plan_cache,
+    report_reuse,
+    stack_files,
+)
+from control_plane.settings import Settings
+from planner.changes import ChangesError, changed_since
+from planner.stacks import UnknownTenantError
 from policies.config import PackConfig, PackConfigError, load_pack_config
 from policies.fleet import CellQuotasError, read_cell_quotas
 from policies.frameworks import Framework, parse_frameworks
@@ -65,17 +77,25 @@ def check(
         list[Path] | None,
         typer.Option(
             "--plan-file",
-            help="Also check a saved plan (TenantPlan JSON); repeatable. Fleet checks do not "
-            "apply to plan files.",
+            help="Also check a saved plan: what `tenantctl plan --json` writes (one tenant or "
+            "the fleet) or one TenantPlan; repeatable. Fleet checks do not apply to plan files.",
             show_default=False,
         ),
     ] = None,
-    stacks_dir: Annotated[
-        Path | None, typer.Option(help="Directory of the Pulumi.<tenant>.yaml files.")
+    changed_since_ref: Annotated[
+        str | None,
+        typer.Option(
+            "--changed-since",
+            metavar="REF",
+            help="Check only the stacks changed since this git revision (every stack when "
+            "components/, planner/, policies/ or __main__.py changed); fleet checks still "
+            "read every stack.",
+            show_default=False,
+        ),
     ] = None,
-    workers: Annotated[
-        int, typer.Option(min=0, help="Processes to check in; 0 means one per CPU.")
-    ] = 0,
+    stacks_dir: StacksDirOption = None,
+    workers: WorkersOption = 0,
+    no_cache: NoCacheOption = False,
     cells_file: Annotated[
         Path | None,
         typer.Option(
@@ -90,14 +110,27 @@ def check(
 
     Exit status: 0 when no mandatory policy is violated, 1 when one is, 2 on usage errors.
     """
-    files = StackFiles(stacks_dir)
+    settings = load_settings(Settings)
+    files = stack_files(stacks_dir, settings)
     known = files.tenants()
-    if all_tenants and tenants:
-        _fail_usage("name tenants or pass --all, not both")
-    if not (all_tenants or tenants or plan_files):
+    if tenants and (all_tenants or changed_since_ref is not None):
+        _fail_usage("name tenants, or pass --all or --changed-since, not both")
+    if not (all_tenants or tenants or plan_files or changed_since_ref is not None):
         listing = ", ".join(known) or "none"
-        _fail_usage(f"name one or more tenants, pass --all or --plan-file; known: {listing}")
+        _fail_usage(
+            "name one or more tenants, pass --all, --changed-since or --plan-file; "
+            f"known: {listing}"
+        )
+    if (all_tenants or changed_since_ref is not None) and not known:
+        _fail_usage(no_stacks_message(files))
     selected = known if all_tenants else list(tenants or [])
+    if changed_since_ref is not None:
+        try:
+            changes = changed_since(changed_since_ref, files.root)
+        except ChangesError as error:
+            _fail_usage(str(error))
+        selected = known if changes.code else [t for t in changes.stacks if t in known]
+        typer.echo(changes.summary(len(selected)), err=True)
     unknown = [t for t in selected if t not in known]
     if unknown:
         _fail_usage("; ".join(str(UnknownTenantError(t, known)) for t in unknown))
@@ -113,20 +146,33 @@ def check(
             pack = load_pack_config(policy_config, ALL_POLICIES)
         except PackConfigError as error:
             _fail_usage(str(error))
-
     cells = None
     if cells_file is not None:
         try:
             cells = read_cell_quotas(cells_file)
         except CellQuotasError as error:
             _fail_usage(str(error))
-    result = check_stacks(files.root, selected, workers=workers, pack_config=pack, cells=cells)
-    if plan_files:
+    extra = []
+    for path in plan_files or []:
         try:
-            extra = [check_plan_file(path, pack) for path in plan_files]
-        except (OSError, ValidationError) as error:
-            _fail_usage(f"cannot read plan file: {error}")
-        result = CheckResult((*result.tenants, *extra))
+            extra.extend(check_plan_file(path, pack))
+        except (OSError, ValueError) as error:
+            _fail_usage(f"cannot read plan file {path}: {error}")
+
+    cache = open_plan_cache(settings, no_cache)
+    with FleetProgress("checking") as progress:
+        result = check_stacks(
+            files.root,
+            selected,
+            workers=workers,
+            pack_config=pack,
+            cache=cache,
+            on_progress=progress,
+            cells=cells,
+        )
+    report_reuse(result.reused, len(selected), cache)
+    if extra:
+        result = CheckResult((*result.tenants, *extra), result.reused)
     report = render(result, fmt, chosen)
     if output is None:
         typer.echo(report, nl=False)

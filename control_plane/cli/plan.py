@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
+import sys
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 import typer
@@ -13,9 +13,21 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
+from control_plane.cli.context import load_settings
+from control_plane.cli.fleet import (
+    FleetProgress,
+    NoCacheOption,
+    StacksDirOption,
+    WorkersOption,
+    no_stacks_message,
+    open_plan_cache,
+    report_reuse,
+    stack_files,
+)
+from control_plane.settings import Settings
+from planner.batch import plan_fleet
 from planner.model import PlanFailure, PlannedResource, TenantPlan
-from planner.program import plan_many
-from planner.stacks import StackFiles, UnknownTenantError
+from planner.stacks import UnknownTenantError
 
 # Inputs worth showing in the tree, by resource type: enough to recognise each resource.
 _KEY_INPUTS: dict[str, tuple[str, ...]] = {
@@ -54,28 +66,35 @@ def plan(
     tenants: Annotated[
         list[str] | None, typer.Argument(help="Tenants to plan (stack names).", show_default=False)
     ] = None,
+    *,
     all_tenants: Annotated[
-        bool, typer.Option("--all", help="Plan every stack in stacks/.")
+        bool, typer.Option("--all", help="Plan every stack in the stacks directory.")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-    stacks_dir: Annotated[
-        Path | None, typer.Option(help="Directory of the Pulumi.<tenant>.yaml files.")
-    ] = None,
-    workers: Annotated[
-        int, typer.Option(min=0, help="Processes to plan in; 0 means one per CPU.")
-    ] = 0,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="Machine-readable output, one tenant per line (what check reads)."
+        ),
+    ] = False,
+    stacks_dir: StacksDirOption = None,
+    workers: WorkersOption = 0,
+    no_cache: NoCacheOption = False,
 ) -> None:
     """Evaluate tenant stacks offline under the SDK's mocks: no CLI, no cloud, nothing created.
 
     Prints each tenant's resource tree (type, name, key inputs) with counts per type.
     """
+    settings = load_settings(Settings)
     console = Console(emoji=False)
     errors = Console(stderr=True, emoji=False)
-    files = StackFiles(stacks_dir)
+    files = stack_files(stacks_dir, settings)
     known = files.tenants()
     if all_tenants == bool(tenants):
         errors.print("[red]error:[/] name one or more tenants, or pass --all (not both).")
         errors.print(f"known tenants: {', '.join(known) or 'none'}")
+        raise typer.Exit(2)
+    if all_tenants and not known:
+        errors.print(f"[red]error:[/] {escape(no_stacks_message(files))}", soft_wrap=True)
         raise typer.Exit(2)
     selected = known if all_tenants else list(tenants or [])
     unknown = [t for t in selected if t not in known]
@@ -84,38 +103,50 @@ def plan(
             errors.print(f"[red]error:[/] {escape(str(UnknownTenantError(tenant, known)))}")
         raise typer.Exit(2)
 
-    results = plan_many([files.path(t) for t in selected], workers or os.cpu_count() or 1)
-    plans = [r for r in results if isinstance(r, TenantPlan)]
-    failures = [r for r in results if isinstance(r, PlanFailure)]
-
-    if as_json:
-        document: dict[str, Any] = {"tenants": [_plan_json(p) for p in plans]}
-        if failures:
-            document["errors"] = [f.model_dump() for f in failures]
-        console.print_json(json.dumps(document, default=str))
-    else:
-        for tenant_plan in plans:
-            _print_plan(console, tenant_plan)
+    cache = open_plan_cache(settings, no_cache)
+    failures: list[PlanFailure] = []
+    progress = FleetProgress("planning")
+    with (
+        progress,
+        plan_fleet(
+            files.root, selected, cache=cache, workers=workers, on_progress=progress
+        ) as plans,
+    ):
+        progress.close()
+        report_reuse(plans.reused, len(selected), cache)
+        if as_json:
+            failures = _stream_json(plans)
+        else:
+            for result in plans:
+                if isinstance(result, PlanFailure):
+                    failures.append(result)
+                else:
+                    _print_plan(console, result)
     for failure in failures:
         errors.print(f"[red]error:[/] {escape(failure.error)}", highlight=False, soft_wrap=True)
     if failures:
         raise typer.Exit(1)
 
 
-def _plan_json(tenant_plan: TenantPlan) -> dict[str, Any]:
-    return {
-        "tenant": tenant_plan.tenant,
-        "plan": tenant_plan.plan,
-        "region": tenant_plan.region,
-        "mode": "plan",
-        "resource_count": len(tenant_plan.resources),
-        "resources": [
-            {"type": r.type, "name": r.name, "parent": r.parent, "inputs": r.inputs}
-            for r in tenant_plan.resources
-        ],
-        "outputs": tenant_plan.stack_outputs,
-        "warnings": tenant_plan.warnings,
-    }
+def _stream_json(plans: Iterable[TenantPlan | PlanFailure]) -> list[PlanFailure]:
+    """Write `{"tenants": [...], "errors": [...]}` one tenant per line, as plans are read:
+    the fleet's document is never held whole. Returns the failures (listed last)."""
+    out = sys.stdout
+    failures: list[PlanFailure] = []
+    separator = "\n"
+    out.write('{"tenants": [')
+    for result in plans:
+        if isinstance(result, PlanFailure):
+            failures.append(result)
+            continue
+        out.write(separator + json.dumps(result.to_document(), default=str))
+        separator = ",\n"
+    out.write("\n]")
+    if failures:
+        out.write(', "errors": ' + json.dumps([f.model_dump() for f in failures]))
+    out.write("}\n")
+    out.flush()
+    return failures
 
 
 def _print_plan(console: Console, tenant_plan: TenantPlan) -> None:

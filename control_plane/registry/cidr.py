@@ -42,6 +42,28 @@ def _taken(
     return [*session.scalars(query), *unrecorded]
 
 
+def _first_free(
+    taken: list[NetworkAllocation], pool: ipaddress.IPv4Network, prefix: int
+) -> ipaddress.IPv4Network | None:
+    """The lowest `/prefix` block of `pool` that overlaps nothing taken.
+
+    One pass over the allocations in address order (O(n log n) with the sort): a candidate
+    that overlaps one moves to the first aligned block after it, instead of testing every
+    block of the pool against every allocation.
+    """
+    size = 1 << (32 - prefix)
+    candidate = int(pool.network_address)
+    for allocation in sorted(taken, key=lambda a: a.first_address):
+        if allocation.last_address < candidate:
+            continue
+        if allocation.first_address > candidate + size - 1:
+            break
+        candidate = (allocation.last_address // size + 1) * size
+    if candidate + size - 1 > int(pool.broadcast_address):
+        return None
+    return ipaddress.IPv4Network((candidate, prefix))
+
+
 def _overlapping(
     taken: list[NetworkAllocation], network: ipaddress.IPv4Network
 ) -> NetworkAllocation | None:
@@ -74,10 +96,10 @@ def allocate(
     """
     _lock(session)
     taken = _taken(session, elsewhere or {})
-    for block in pool.subnets(new_prefix=prefix):
-        if _overlapping(taken, block) is None:
-            _record(session, tenant_id, block)
-            return block
+    block = _first_free(taken, pool, prefix)
+    if block is not None:
+        _record(session, tenant_id, block)
+        return block
     raise NetworkPoolError(
         f"network pool {pool} has no free /{prefix} block left ({len(taken)} allocated); "
         f"widen TENANTS_CIDR_POOL or retire tenants"

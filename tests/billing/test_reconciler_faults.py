@@ -197,7 +197,7 @@ def test_a_refusal_that_will_not_change_is_recorded_once(fleet: Fleet, tmp_path:
 def test_an_exhausted_network_pool_is_retried_while_others_converge(
     tmp_path: Path, settings: BillingSettings, database: Database
 ) -> None:
-    fleet = _fleet(tmp_path, settings, database, cidr_pool="10.64.0.0/19")  # two /20 blocks
+    fleet = _fleet(tmp_path, settings, database, cidr_pool="10.64.0.0/21")  # two /22 blocks
     try:
         for subscription, tenant in (("sub_A", "acme"), ("sub_B", "globex"), ("sub_C", "hooli")):
             fleet.deliver("customer.subscription.created", subscription, tenant)

@@ -133,7 +133,7 @@ def test_the_cell_is_in_the_spec_and_stack_file_and_fixed_for_life(
     accepted = tenants.create(spec_data("ten1", "starter"), actor="op")
 
     assert accepted.message.startswith(
-        "created on plan starter with network 10.64.0.0/20 in cell eu-a"
+        "created on plan starter with network 10.64.0.0/22 in cell eu-a"
     )
     spec = settings_stacks.read_spec("ten1")
     assert spec.cell is not None

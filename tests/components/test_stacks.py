@@ -18,6 +18,13 @@ EXAMPLES = StackFiles()
 runner = CliRunner()
 
 
+@pytest.fixture(autouse=True)
+def _scratch_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`plan` keeps its cache in the data directory: a scratch one, and the example stacks."""
+    monkeypatch.setenv("TENANTS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("TENANTS_STACKS_DIR", raising=False)
+
+
 def test_examples_cover_every_plan_two_regions_and_an_eu_tenant() -> None:
     specs = [EXAMPLES.read_spec(t) for t in EXAMPLES.tenants()]
     assert len(specs) >= 4
@@ -116,7 +123,7 @@ def test_plan_all_json_has_the_documented_shape() -> None:
     acme = tenants["acme"]
     assert (acme["plan"], acme["region"]) == ("enterprise", "eu-west-1")
     first = acme["resources"][0]
-    assert set(first) == {"type", "name", "parent", "inputs"}
+    assert {"type", "name", "parent", "inputs", "urn", "outputs"} <= set(first)
     assert any(r["type"] == "aws:autoscaling/group:Group" for r in acme["resources"])
 
 

@@ -62,13 +62,13 @@ def test_create_allocates_network_writes_stack_file_and_queues_provision(
     assert accepted.state == "pending"
     assert accepted.spec_version == 1
     view = service.show("acme")
-    assert view.cidr == "10.64.0.0/20"
-    assert stacks.read_spec("acme").network.cidr == ipaddress.IPv4Network("10.64.0.0/20")
+    assert view.cidr == "10.64.0.0/22"
+    assert stacks.read_spec("acme").network.cidr == ipaddress.IPv4Network("10.64.0.0/22")
     assert view.pending_jobs == [
         {"id": accepted.job_id, "kind": "provision", "status": "queued", "attempts": 0}
     ]
     second = service.create(spec_data("globex"), actor=ACTOR)
-    assert service.show(second.tenant_id).cidr == "10.64.16.0/20"
+    assert service.show(second.tenant_id).cidr == "10.64.4.0/22"
     history = service.history("acme")
     assert [(o.action, o.actor, o.status, o.mode) for o in history] == [
         ("create", ACTOR, "accepted", None)
@@ -83,7 +83,7 @@ def test_create_with_own_network_rejects_overlap(service: TenantService) -> None
         service.create(spec_data("globex", network={"cidr": "10.80.4.0/22"}), actor=ACTOR)
     # The allocator skips blocks taken by hand-picked networks.
     service.create(spec_data("initech"), actor=ACTOR)
-    assert service.show("initech").cidr == "10.64.0.0/20"
+    assert service.show("initech").cidr == "10.64.0.0/22"
 
 
 def test_networks_of_unregistered_stack_files_are_never_handed_out(
@@ -92,7 +92,7 @@ def test_networks_of_unregistered_stack_files_are_never_handed_out(
     gitops = TenantSpec.model_validate({**spec_data("gitops"), "network": {"cidr": "10.64.0.0/20"}})
     stacks.write_spec(gitops)  # a tenant added by pull request, not through the registry
     service.create(spec_data("acme"), actor=ACTOR)
-    assert service.show("acme").cidr == "10.64.16.0/20"
+    assert service.show("acme").cidr == "10.64.16.0/22"
     with pytest.raises(NetworkPoolError, match=r"overlaps 10\.64\.0\.0/20 of tenant 'gitops'"):
         service.create(spec_data("globex", network={"cidr": "10.64.0.0/22"}), actor=ACTOR)
 
@@ -274,7 +274,7 @@ def test_full_lifecycle_with_plan_change_suspend_resume_and_retirement(
     assert not stacks.path("acme").exists()
     # The network went back to the pool.
     service.create(spec_data("globex"), actor=ACTOR)
-    assert service.show("globex").cidr == "10.64.0.0/20"
+    assert service.show("globex").cidr == "10.64.0.0/22"
     with pytest.raises(
         TransitionError,
         match="cannot up tenant 'acme' in state 'retired'; allowed in 'retired': none",

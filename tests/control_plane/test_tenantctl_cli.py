@@ -64,9 +64,9 @@ def test_tenant_lifecycle_from_the_command_line(cli: Any, tmp_path: Path) -> Non
     )  # fmt: skip
     document = as_json(created)
     assert document["tenant"]["display_state"] == "pending"
-    assert document["tenant"]["cidr"] == "10.64.0.0/20"
+    assert document["tenant"]["cidr"] == "10.64.0.0/22"
     stack_file = yaml.safe_load((tmp_path / "stacks" / "Pulumi.acme.yaml").read_text())
-    assert stack_file["config"]["tenants:spec"]["network"]["cidr"] == "10.64.0.0/20"
+    assert stack_file["config"]["tenants:spec"]["network"]["cidr"] == "10.64.0.0/22"
 
     drained = cli("worker", "--drain")
     assert "provision acme (job 1, attempt 1): succeeded" in drained.stdout

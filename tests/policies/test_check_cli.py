@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -50,8 +51,17 @@ def _app() -> typer.Typer:
     return app
 
 
-def run(*args: str) -> Any:
-    return CliRunner().invoke(_app(), ["check", *args])
+@pytest.fixture(autouse=True, scope="module")
+def _private_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The plan cache of these runs lives in a scratch data directory."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TENANTS_DATA_DIR", str(tmp_path_factory.mktemp("data")))
+        patch.delenv("TENANTS_STACKS_DIR", raising=False)
+        yield
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> Any:
+    return CliRunner().invoke(_app(), ["check", *args], env=env)
 
 
 @cache
@@ -238,8 +248,9 @@ def test_output_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ((), "name one or more tenants, pass --all or --plan-file; known: acme"),
-        (("acme", "--all"), "name tenants or pass --all, not both"),
+        ((), "name one or more tenants, pass --all, --changed-since or --plan-file; known: acme"),
+        (("acme", "--all"), "name tenants, or pass --all or --changed-since, not both"),
+        (("acme", "--changed-since", "HEAD"), "name tenants, or pass --all or --changed-since"),
         (("nobody",), "unknown tenant 'nobody'; known tenants: acme"),
         (("acme", "--frameworks", "nist"), "unknown framework 'nist'"),
         (("acme", "--format", "html"), "Invalid value for '--format'"),

@@ -1,0 +1,331 @@
+"""The pull-request gate on a synthetic fleet: cold, warm, one stack changed, code changed.
+
+Copies the program, pack and control plane into a scratch directory, writes N synthetic
+tenant stacks there (a mix of plans, regions and residencies, tables, schedules, extra
+buckets, ingress rules and operator roles), and times `tenantctl check --all` as CI runs
+it, each run a fresh process with its own data directory's plan cache:
+
+- cold with 1 process and with 2 (both without a cache: the ratio),
+- cold with the cache (filling it), warm (nothing changed), one stack file changed (with
+  `--all`, and with `--changed-since HEAD` as a pull request runs it),
+- a comment added under components/ (every tenant must be planned again),
+- `plan --all --json` from the warm cache.
+
+For every run it prints the wall time, the plans reused from the cache, and the peak
+resident memory (VmHWM) of every process of the run: the command, the fork server and
+each worker. `--gc` also measures the planner's collector tuning in this process.
+
+    .venv/bin/python -m benchmarks.fleet_gate --tenants 1000 [--workers 2] [--skip-ratio]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import ipaddress
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from components.spec import REGIONS_BY_RESIDENCY, Residency, TenantSpec
+from planner.stacks import PROJECT_ROOT, StackFiles
+
+_PLAN_MIX = ["free"] * 4 + ["starter"] * 3 + ["pro"] * 2 + ["enterprise"]
+_POOL = ipaddress.IPv4Network("10.0.0.0/8")
+_REUSED = re.compile(r"plan cache: (\d+) of (\d+) tenant\(s\) reused")
+
+
+def synthetic_spec(index: int) -> TenantSpec:
+    """Tenant `index` of the fleet: plans, regions and options vary with the index."""
+    plan = _PLAN_MIX[index % len(_PLAN_MIX)]
+    residency = list(Residency)[index % 3]
+    regions = REGIONS_BY_RESIDENCY[residency]
+    spec: dict[str, Any] = {
+        "tenant_id": f"t{index:05d}",
+        "plan": plan,
+        "region": regions[(index // 3) % len(regions)],
+        "residency": residency.value,
+        "network": {
+            "cidr": str(ipaddress.IPv4Network((int(_POOL.network_address) + index * 1024, 22)))
+        },
+        "alarms": {"contacts": [f"ops@t{index:05d}.example"]},
+    }
+    if plan != "free":
+        spec["storage"] = {"buckets": [{"role": "data"}, {"role": "uploads"}]}
+        if index % 2:
+            spec["storage"]["table"] = {"hash_key": "pk"}
+        if index % 5 == 0:
+            spec["compute"] = {
+                "schedules": [
+                    {
+                        "name": "office-hours",
+                        "recurrence": "0 7 * * 1-5",
+                        "min_size": 1,
+                        "desired_capacity": 2,
+                        "max_size": 3,
+                    }
+                ]
+            }
+    if plan in ("pro", "enterprise"):
+        spec["network"]["ingress"] = [
+            {"port": 8443, "cidr": "172.20.0.0/16", "description": "customer site over VPN"}
+        ]
+    if plan == "enterprise":
+        spec["operator"] = {
+            "account_id": f"{210987654321 + index:012d}",
+            "external_id": f"ops-{index:05d}-7f3c9a1d2b8e",
+        }
+    return TenantSpec.model_validate(spec)
+
+
+def copy_project(target: Path) -> Path:
+    """The program, pack and control plane, so a code change does not touch the real tree."""
+    ignore = shutil.ignore_patterns("__pycache__")
+    for package in ("components", "planner", "policies", "control_plane"):
+        shutil.copytree(PROJECT_ROOT / package, target / package, ignore=ignore)
+    for name in ("__main__.py", "Pulumi.yaml"):
+        shutil.copy(PROJECT_ROOT / name, target / name)
+    return target
+
+
+def _commit(project: Path) -> None:
+    """Make the scratch project a git repository, for `--changed-since`."""
+    for args in (
+        ["init", "-q"],
+        ["add", "-A"],
+        ["-c", "user.name=bench", "-c", "user.email=bench@example.com", "commit", "-qm", "fleet"],
+    ):
+        subprocess.run(["git", "-C", str(project), *args], check=True, capture_output=True)
+
+
+@dataclass
+class PeakMemory:
+    """Samples the peak resident memory (VmHWM) of a process and all its descendants."""
+
+    root: int
+    peaks: dict[int, tuple[str, int]] = field(default_factory=dict)
+    cpu_ticks: dict[int, int] = field(default_factory=dict)
+    """User and system time of each process, in clock ticks, as last seen."""
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def watch(self) -> threading.Thread:
+        thread = threading.Thread(target=self._run, daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(0.05)
+
+    def sample(self) -> None:
+        parents: dict[int, int] = {}
+        ticks: dict[int, int] = {}
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(fields[1])
+            ticks[int(entry.name)] = int(fields[11]) + int(fields[12])
+        family = {self.root}
+        grew = True
+        while grew:
+            found = {pid for pid, parent in parents.items() if parent in family} - family
+            grew = bool(found)
+            family |= found
+        for pid in family:
+            self.cpu_ticks[pid] = max(ticks.get(pid, 0), self.cpu_ticks.get(pid, 0))
+            peak = _peak_kib(pid)
+            if peak is not None:
+                role = self.peaks.get(pid, (_role(pid, parents, self.root), 0))[0]
+                self.peaks[pid] = (role, max(peak, self.peaks.get(pid, ("", 0))[1]))
+
+    def summary(self) -> str:
+        rows = sorted(self.peaks.items(), key=lambda item: (item[1][0], item[0]))
+        return ", ".join(f"{role} {kib / 1024:.0f}" for _pid, (role, kib) in rows)
+
+    def cpu_seconds(self) -> float:
+        """CPU time of the whole run: the measure a busy shared machine distorts least."""
+        return sum(self.cpu_ticks.values()) / os.sysconf("SC_CLK_TCK")
+
+    def largest_mib(self) -> float:
+        return max((kib for _role, kib in self.peaks.values()), default=0) / 1024
+
+
+def _peak_kib(pid: int) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _role(pid: int, parents: dict[int, int], root: int) -> str:
+    if pid == root:
+        return "command"
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return "process"
+    if "resource_tracker" in command:
+        return "tracker"
+    if "forkserver" in command:  # workers are forked from the server and share its command
+        return "fork-server" if parents.get(pid) == root else "worker"
+    return Path(command.split(" ", 1)[0]).name  # e.g. git, for --changed-since
+
+
+@dataclass(frozen=True)
+class Run:
+    name: str
+    seconds: float
+    reused: int
+    total: int
+    exit_code: int
+    memory: PeakMemory
+
+
+def tenantctl(name: str, args: list[str], env: dict[str, str], cwd: Path) -> Run:
+    command = [sys.executable, "-c", "from control_plane.cli import main; main()", *args]
+    started = time.perf_counter()
+    with subprocess.Popen(
+        command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    ) as process:
+        memory = PeakMemory(process.pid)
+        watcher = memory.watch()
+        _out, errors = process.communicate()
+        memory.stop()
+        watcher.join()
+    seconds = time.perf_counter() - started
+    reused = _REUSED.search(errors)
+    if process.returncode not in (0, 1) or "Traceback" in errors:
+        raise SystemExit(f"{name}: tenantctl {' '.join(args)} failed:\n{errors}")
+    return Run(
+        name,
+        seconds,
+        int(reused.group(1)) if reused else 0,
+        int(reused.group(2)) if reused else 0,
+        process.returncode,
+        memory,
+    )
+
+
+def measure_collector(stacks: Path, count: int) -> None:
+    """Plan `count` tenants with the default collector, then `count` more after tuning it."""
+    from planner.program import settle_heap  # noqa: PLC0415 (only for --gc)
+    from policies.runner import check_stack_file  # noqa: PLC0415
+
+    paths = sorted(stacks.glob("Pulumi.*.yaml"))[: 2 * count + 1]
+    spent = [0.0, 0.0]
+
+    def clock(phase: str, _info: dict[str, int]) -> None:
+        if phase == "start":
+            spent[1] = time.perf_counter()
+        else:
+            spent[0] += time.perf_counter() - spent[1]
+
+    check_stack_file(paths[0])  # imports and caches out of the measurement
+    gc.callbacks.append(clock)
+    for label, batch in (
+        ("default collector", paths[1 : count + 1]),
+        ("tuned", paths[count + 1 :]),
+    ):
+        if label == "tuned":
+            settle_heap()
+        spent[0] = 0.0
+        started = time.perf_counter()
+        for path in batch:
+            check_stack_file(path)
+        elapsed = time.perf_counter() - started
+        print(
+            f"  {label:<18} {1000 * elapsed / len(batch):6.1f} ms/tenant, of which collecting "
+            f"{1000 * spent[0] / len(batch):5.1f} ms ({100 * spent[0] / elapsed:4.1f} %)"
+        )
+    gc.callbacks.remove(clock)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tenants", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--skip-ratio", action="store_true", help="skip the cold 1-process and 2-process runs"
+    )
+    parser.add_argument("--gc", type=int, default=0, metavar="N", help="collector test on N")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    args = parser.parse_args()
+    count = min(max(args.tenants, 2), 16_000)
+
+    scratch = Path(tempfile.mkdtemp(prefix="fleet-gate-"))
+    try:
+        project = copy_project(scratch / "project")
+        files = StackFiles(project / "stacks")
+        for index in range(count):
+            files.write_spec(synthetic_spec(index))
+        _commit(project)
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(project),
+            "TENANTS_DATA_DIR": str(scratch / "data"),
+            "TENANTS_STACKS_DIR": str(files.root),
+        }
+        report = ["--format", "json", "--output", str(scratch / "report.json")]
+        check = ["check", "--all", "--workers", str(args.workers), *report]
+        runs: list[Run] = []
+        if not args.skip_ratio:
+            single = ["check", "--all", "--workers", "1", "--no-cache", *report]
+            runs.append(tenantctl("cold, 1 process, no cache", single, env, scratch))
+            double = ["check", "--all", "--workers", "2", "--no-cache", *report]
+            runs.append(tenantctl("cold, 2 processes, no cache", double, env, scratch))
+        runs.append(tenantctl(f"cold, {args.workers} processes", check, env, scratch))
+        runs.append(tenantctl("warm: nothing changed", check, env, scratch))
+        changed = files.path(files.tenants()[count // 2])
+        changed.write_text(changed.read_text().replace("ops@", "oncall@", 1))
+        runs.append(tenantctl("one stack file changed", check, env, scratch))
+        since = ["check", "--changed-since", "HEAD", "--workers", str(args.workers), *report]
+        runs.append(tenantctl("one changed, --changed-since", since, env, scratch))
+        with (project / "components" / "bundle.py").open("a") as source:
+            source.write("# a code change: every tenant is planned again\n")
+        runs.append(tenantctl("code changed (components/)", check, env, scratch))
+        plan = ["plan", "--all", "--json", "--workers", str(args.workers)]
+        runs.append(tenantctl("plan --all --json, warm", plan, env, scratch))
+
+        print(f"tenants: {count}, workers: {args.workers}, cores: {os.cpu_count()}")
+        for run in runs:
+            verdict = "passed" if run.exit_code == 0 else "FAILED (mandatory findings)"
+            print(
+                f"{run.name:<30} {run.seconds:7.1f} s wall {run.memory.cpu_seconds():7.1f} s CPU  "
+                f"reused {run.reused:>5}/{run.total:<5} {verdict}; "
+                f"peak MiB: {run.memory.summary()}"
+            )
+        if not args.skip_ratio:
+            print(f"2 processes against 1, cold (wall): {runs[0].seconds / runs[1].seconds:.2f}x")
+        largest = max(run.memory.largest_mib() for run in runs)
+        print(f"largest process: {largest:.0f} MiB")
+        if args.gc:
+            print(f"collector, {args.gc} tenants each, in this process:")
+            measure_collector(files.root, args.gc)
+    finally:
+        if args.keep:
+            print(f"scratch directory kept: {scratch}")
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
