@@ -49,7 +49,8 @@ def test_the_readme_runs_as_written(tmp_path: Path) -> None:
     shutil.copytree(ROOT, project, ignore=NOT_COPIED)
     # Stands in for `make setup`: the installed environment the tests run in.
     (project / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)
-    script = ["set -euo pipefail"]
+    # A failing block leaves no server behind to hold the output open until the timeout.
+    script = ["set -euo pipefail", "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT"]
     for line, body, tested in readme_blocks(README.read_text()):
         if tested:
             script += [f"echo '=== README.md line {line}'", body]
