@@ -32,6 +32,7 @@ from components.spec import (
 from components.stack_config import InvalidStackError
 from control_plane.cells.consumption import plan_consumption
 from control_plane.cells.placement import PlacementError, adopt, cells_exist, place, replan
+from control_plane.inventory import ResourceInventory, group_by_component
 from control_plane.queue.jobs import JobKind, JobQueue, JobStatus
 from control_plane.registry import cidr
 from control_plane.registry.database import Database
@@ -498,6 +499,24 @@ class TenantService:
         with self.database.transaction() as session:
             registry = Registry(session)
             return [self._view(registry, t) for t in registry.tenants()]
+
+    def resources_by_component(self, tenant_id: str) -> ResourceInventory:
+        """The tenant's resources from its last run that recorded them, grouped by the
+        bundle's components; `mode` marks an offline plan (nothing in the cloud)."""
+        with self.database.transaction() as session:
+            registry = Registry(session)
+            registry.tenant(tenant_id)
+            run = registry.last_inventory(tenant_id)
+            if run is None:
+                return ResourceInventory(tenant_id, None, None, None, None, group_by_component([]))
+            return ResourceInventory(
+                tenant_id=tenant_id,
+                mode=run.mode,
+                operation_id=run.id,
+                spec_version=run.spec_version,
+                recorded_at=run.finished_at,
+                groups=group_by_component(run.resources or []),
+            )
 
     def history(
         self, tenant_id: str, *, limit: int = 50, events: bool = False

@@ -196,6 +196,35 @@ class OperationOut(BaseModel):
     """Engine messages, when asked for with `events=true`."""
 
 
+class ResourceOut(BaseModel):
+    type: str
+    """Pulumi type token, e.g. `aws:s3/bucket:Bucket`."""
+    name: str
+    component: str
+    """The component it was created in (`network`, `endpoint`, ...)."""
+    id: str | None
+    outputs: dict[str, Any]
+    """Scalar outputs (ids, ARNs, names); secrets shown as `[secret]`."""
+
+
+class ComponentResourcesOut(BaseModel):
+    group: Literal["network", "storage", "identity", "compute", "alarms", "add-ons", "bundle"]
+    resources: list[ResourceOut]
+
+
+class ResourcesOut(BaseModel):
+    """The bundle's resources as the tenant's last run left them, by component."""
+
+    tenant_id: str
+    mode: Literal["plan", "deploy"] | None
+    """`plan`: evaluated offline, nothing exists in the cloud; None: no run recorded yet."""
+    is_plan: bool
+    operation_id: int | None
+    spec_version: int | None
+    recorded_at: datetime | None
+    groups: list[ComponentResourcesOut]
+
+
 class MemberOut(BaseModel):
     user_id: int
     email: str

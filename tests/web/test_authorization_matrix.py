@@ -50,6 +50,7 @@ class Endpoint:
 ENDPOINTS = [
     Endpoint("tenant", "GET", "/tenants/{tenant}", Permission.TENANT_READ, 200),
     Endpoint("spec", "GET", "/tenants/{tenant}/spec", Permission.TENANT_READ, 200),
+    Endpoint("resources", "GET", "/tenants/{tenant}/resources", Permission.TENANT_READ, 200),
     Endpoint("patch-spec", "PATCH", "/tenants/{tenant}/spec", Permission.SPEC_UPDATE, 202, {}),
     Endpoint("retire", "DELETE", "/tenants/{tenant}", Permission.TENANT_RETIRE, 409),
     Endpoint("suspend", "POST", "/tenants/{tenant}/suspend", Permission.TENANT_SUSPEND, 409),

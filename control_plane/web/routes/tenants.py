@@ -16,6 +16,7 @@ from control_plane.accounts.principal import Principal
 from control_plane.accounts.roles import Permission, allows
 from control_plane.billing.invoicing import Invoice
 from control_plane.billing.render import invoice_html
+from control_plane.inventory import ResourceInventory, group_by_component
 from control_plane.registry.repository import TenantNotFoundError
 from control_plane.service import Accepted, TenantView
 from control_plane.web.checkout import CheckoutError
@@ -31,6 +32,7 @@ from control_plane.web.schemas import (
     NewTenant,
     OperationOut,
     Page,
+    ResourcesOut,
     SpecOut,
     TenantOut,
     TenantRequestOut,
@@ -230,6 +232,24 @@ def _existing(access: TenantAccess) -> str:
             409, f"tenant {access.tenant_id!r} is waiting for billing; it has no spec yet"
         )
     return access.tenant_id
+
+
+@router.get(
+    "/{tenant_id}/resources",
+    summary="The bundle's resources by component (network, storage, ...) from the last run",
+)
+def get_resources(
+    access: Annotated[TenantAccess, _access(Permission.TENANT_READ)], context: ContextDep
+) -> ResourcesOut:
+    if access.exists:
+        inventory = context.tenants.resources_by_component(access.tenant_id)
+    else:
+        inventory = ResourceInventory(
+            access.tenant_id, None, None, None, None, group_by_component([])
+        )
+    return ResourcesOut.model_validate(
+        {**dataclasses.asdict(inventory), "is_plan": inventory.is_plan}
+    )
 
 
 @router.get(
