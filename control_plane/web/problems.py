@@ -24,6 +24,7 @@ from control_plane.accounts.errors import (
     InvalidRequestError,
     NotFoundError,
     RateLimitedError,
+    UnavailableError,
 )
 from control_plane.accounts.mail import MailError
 from control_plane.billing.invoice_book import NothingToBillError
@@ -99,6 +100,7 @@ _STATUS: list[tuple[type[Exception], int]] = [
     (InvalidSpecError, 422),
     (SpecChangeError, 422),
     (NetworkPoolError, 503),
+    (UnavailableError, 503),
     (MailError, 502),
 ]
 """Domain error -> HTTP status (first match wins)."""

@@ -50,6 +50,8 @@ class NewPassword(Request):
 class SignIn(Request):
     email: Email
     password: SecretInput
+    totp: Annotated[str, StringConstraints(pattern=r"^\d{6}$")] | None = None
+    """The authenticator app's current 6-digit code; required once the account enrolled."""
 
 
 class NewToken(Request):
@@ -99,6 +101,8 @@ class UserOut(BaseModel):
     verified: bool
     created_at: datetime
     locked_until: datetime | None
+    totp_enabled: bool
+    """Whether sign-in also needs an authenticator code."""
 
 
 class SessionOut(BaseModel):
