@@ -404,10 +404,7 @@ class TenantService:
         with self._use_case() as (registry, files):
             tenant = registry.tenant(tenant_id, for_update=True)
             current = registry.spec(tenant_id)
-            try:
-                spec = current.with_plan(target)
-            except ValidationError as error:
-                raise InvalidSpecError(format_validation_error(error)) from None
+            spec = _with_plan(current, target)
             return self._change_spec(
                 registry,
                 files=files,
@@ -417,6 +414,12 @@ class TenantService:
                 actor=actor,
                 reason=f"change plan to {target.value}",
             )
+
+    def check_plan(self, tenant_id: str, plan: PlanName) -> TenantSpec:
+        """The spec `change_plan` would give the tenant (overrides over the plan's limits
+        refused, naming field and limit); nothing is written."""
+        with self.database.transaction() as session:
+            return _with_plan(Registry(session).spec(tenant_id), plan)
 
     def suspend(self, tenant_id: str, *, actor: str, reason: str = "suspend") -> Accepted:
         """Scale compute to zero; every data store is kept."""
@@ -720,6 +723,13 @@ class TenantService:
 def _validate(data: Mapping[str, Any]) -> TenantSpec:
     try:
         return TenantSpec.model_validate(data)
+    except ValidationError as error:
+        raise InvalidSpecError(format_validation_error(error)) from None
+
+
+def _with_plan(current: TenantSpec, plan: PlanName) -> TenantSpec:
+    try:
+        return current.with_plan(plan)
     except ValidationError as error:
         raise InvalidSpecError(format_validation_error(error)) from None
 

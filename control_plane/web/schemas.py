@@ -71,6 +71,11 @@ class NewTenant(Request):
     """Where the bundle's alarms are mailed (the caller's address when empty)."""
 
 
+class PlanChange(Request):
+    plan: PlanName
+    """The plan to bill from now on."""
+
+
 class Invite(Request):
     email: Email
     role: TenantRole = TenantRole.MEMBER
