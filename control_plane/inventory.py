@@ -65,6 +65,11 @@ class ResourceInventory:
     def is_plan(self) -> bool:
         return self.mode == "plan"
 
+    @classmethod
+    def empty(cls, tenant_id: str) -> ResourceInventory:
+        """Before any run recorded resources: every group, none in it."""
+        return cls(tenant_id, None, None, None, None, group_by_component([]))
+
 
 def component_of(urn: str) -> tuple[str, str]:
     """(group, component name) of the resource with this URN."""

@@ -511,7 +511,7 @@ class TenantService:
             registry.tenant(tenant_id)
             run = registry.last_inventory(tenant_id)
             if run is None:
-                return ResourceInventory(tenant_id, None, None, None, None, group_by_component([]))
+                return ResourceInventory.empty(tenant_id)
             return ResourceInventory(
                 tenant_id=tenant_id,
                 mode=run.mode,

@@ -101,7 +101,10 @@ class SelfServiceBilling:
         """Cancel the subscription of a subscribed tenant; billing's event retires it."""
         view = self._tenants.show(tenant_id)
         owner = self.subscription_of(tenant_id)
-        assert owner is not None, "only subscribed tenants are retired through billing"
+        if owner is None:
+            raise BillingDecidesError(
+                f"tenant {tenant_id!r} belongs to no billing subscription; there is none to cancel"
+            )
         subscription = owner.subscription_id
         if self._client is None:
             raise BillingDecidesError(

@@ -17,7 +17,7 @@ from control_plane.accounts.roles import Permission, allows
 from control_plane.billing.invoicing import Invoice
 from control_plane.billing.render import invoice_html
 from control_plane.billing.self_service import BillingRequest
-from control_plane.inventory import ResourceInventory, group_by_component
+from control_plane.inventory import ResourceInventory
 from control_plane.registry.repository import TenantNotFoundError
 from control_plane.service import Accepted, TenantView
 from control_plane.web.checkout import CheckoutError
@@ -243,12 +243,11 @@ def _existing(access: TenantAccess) -> str:
 def get_resources(
     access: Annotated[TenantAccess, _access(Permission.TENANT_READ)], context: ContextDep
 ) -> ResourcesOut:
-    if access.exists:
-        inventory = context.tenants.resources_by_component(access.tenant_id)
-    else:
-        inventory = ResourceInventory(
-            access.tenant_id, None, None, None, None, group_by_component([])
-        )
+    inventory = (
+        context.tenants.resources_by_component(access.tenant_id)
+        if access.exists
+        else ResourceInventory.empty(access.tenant_id)
+    )
     return ResourcesOut.model_validate(
         {**dataclasses.asdict(inventory), "is_plan": inventory.is_plan}
     )
