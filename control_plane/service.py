@@ -32,6 +32,7 @@ from components.spec import (
 from components.stack_config import InvalidStackError
 from control_plane.cells.consumption import plan_consumption
 from control_plane.cells.placement import PlacementError, adopt, cells_exist, place, replan
+from control_plane.inventory import ResourceInventory, group_by_component
 from control_plane.queue.jobs import JobKind, JobQueue, JobStatus
 from control_plane.registry import cidr
 from control_plane.registry.database import Database
@@ -340,22 +341,9 @@ class TenantService:
         """Merge `changes` (nested fields; `None` resets a field to its default) into the
         desired spec and queue an `up`; with `expected_version`, only if the spec is still
         at that version."""
-        for key, message in (
-            ("tenant_id", "the tenant id never changes"),
-            ("suspended", "use `tenants suspend` or `tenants resume`"),
-            ("cell", "a tenant's cell is fixed for its life, like its region"),
-            (
-                "isolation",
-                "a tenant's isolation is fixed for its life (a silo has its own account)",
-            ),
-        ):
-            if key in changes:
-                raise SpecChangeError(f"{key} cannot be updated: {message}")
-        network = changes.get("network")
-        if isinstance(network, Mapping) and "cidr" in network:
+        if "suspended" in changes:
             raise SpecChangeError(
-                "network.cidr cannot be updated: the control plane allocated it and other "
-                "tenants' networks are planned around it"
+                "suspended cannot be updated: use `tenants suspend` or `tenants resume`"
             )
         if isinstance(changes.get("plan"), str) and changes["plan"] in set(PlanName):
             self._measure(PlanName(changes["plan"]))
@@ -382,26 +370,14 @@ class TenantService:
     def sync_from_stack(self, tenant_id: str, *, actor: str) -> Accepted:
         """Take a registered tenant's edited stack file in as its desired spec (GitOps).
 
-        The file is validated like any request; what may never change in place (tenant id,
-        network, region, residency) and suspension (a request of its own) are refused.
+        The file is validated like any request; what is fixed for the tenant's life
+        (`FIXED_FOR_LIFE`) and suspension (a request of its own) are refused.
         """
         with self._use_case() as (registry, files):
             tenant = registry.tenant(tenant_id, for_update=True)
             current = registry.spec(tenant_id)
             edited = self.stacks.read_spec(tenant_id)
-            fixed = {
-                "network.cidr": (current.network.cidr, edited.network.cidr),
-                "region": (current.region, edited.region),
-                "residency": (current.residency, edited.residency),
-                "cell": (_dump(current.cell), _dump(edited.cell)),
-                "isolation": (current.isolation, edited.isolation),
-            }
-            for field, (was, now) in fixed.items():
-                if was != now:
-                    raise SpecChangeError(
-                        f"{field} cannot change in place (stack file has {now}, the registry "
-                        f"{was}); moving a tenant means a new tenant and a data migration"
-                    )
+            _refuse_a_move(current, edited.model_dump(mode="json"), where="stack file")
             if edited.suspended != current.suspended:
                 raise SpecChangeError(
                     "suspended cannot be set in a stack file: use `tenants suspend` or "
@@ -428,10 +404,7 @@ class TenantService:
         with self._use_case() as (registry, files):
             tenant = registry.tenant(tenant_id, for_update=True)
             current = registry.spec(tenant_id)
-            try:
-                spec = current.with_plan(target)
-            except ValidationError as error:
-                raise InvalidSpecError(format_validation_error(error)) from None
+            spec = _with_plan(current, target)
             return self._change_spec(
                 registry,
                 files=files,
@@ -441,6 +414,12 @@ class TenantService:
                 actor=actor,
                 reason=f"change plan to {target.value}",
             )
+
+    def check_plan(self, tenant_id: str, plan: PlanName) -> TenantSpec:
+        """The spec `change_plan` would give the tenant (overrides over the plan's limits
+        refused, naming field and limit); nothing is written."""
+        with self.database.transaction() as session:
+            return _with_plan(Registry(session).spec(tenant_id), plan)
 
     def suspend(self, tenant_id: str, *, actor: str, reason: str = "suspend") -> Accepted:
         """Scale compute to zero; every data store is kept."""
@@ -523,6 +502,24 @@ class TenantService:
         with self.database.transaction() as session:
             registry = Registry(session)
             return [self._view(registry, t) for t in registry.tenants()]
+
+    def resources_by_component(self, tenant_id: str) -> ResourceInventory:
+        """The tenant's resources from its last run that recorded them, grouped by the
+        bundle's components; `mode` marks an offline plan (nothing in the cloud)."""
+        with self.database.transaction() as session:
+            registry = Registry(session)
+            registry.tenant(tenant_id)
+            run = registry.last_inventory(tenant_id)
+            if run is None:
+                return ResourceInventory.empty(tenant_id)
+            return ResourceInventory(
+                tenant_id=tenant_id,
+                mode=run.mode,
+                operation_id=run.id,
+                spec_version=run.spec_version,
+                recorded_at=run.finished_at,
+                groups=group_by_component(run.resources or []),
+            )
 
     def history(
         self, tenant_id: str, *, limit: int = 50, events: bool = False
@@ -730,21 +727,54 @@ def _validate(data: Mapping[str, Any]) -> TenantSpec:
         raise InvalidSpecError(format_validation_error(error)) from None
 
 
-FIXED_FOR_LIFE = ("region", "residency")
-"""Spec fields a tenant keeps for its whole life: its data, keys and network live there."""
+def _with_plan(current: TenantSpec, plan: PlanName) -> TenantSpec:
+    try:
+        return current.with_plan(plan)
+    except ValidationError as error:
+        raise InvalidSpecError(format_validation_error(error)) from None
 
 
-def _refuse_a_move(current: TenantSpec, changes: Mapping[str, Any]) -> None:
-    """An update may repeat the tenant's region and residency, never change them."""
+_MOVE = (
+    "because its data, keys and network live there. Moving a tenant means creating a new "
+    "tenant in the target region, migrating its data, then retiring this one"
+)
+FIXED_FOR_LIFE: dict[str, str] = {
+    "tenant_id": "the tenant id never changes",
+    "region": f"a tenant's region is fixed for its life, {_MOVE}",
+    "residency": f"a tenant's residency is fixed for its life, {_MOVE}",
+    "network.cidr": (
+        "the control plane allocated it and other tenants' networks are planned around it"
+    ),
+    "cell": "a tenant's cell (its AWS account) is fixed for its life, like its region",
+    "isolation": "a tenant's isolation is fixed for its life (a silo has its own account)",
+}
+"""Spec fields (dotted paths) a tenant keeps for its whole life, and why: every way a spec
+changes (an update, a synced stack file) is checked against this one table."""
+
+
+def _refuse_a_move(
+    current: TenantSpec, wanted: Mapping[str, Any], *, where: str = "request"
+) -> None:
+    """`wanted` (a merge patch or a whole spec) may repeat a fixed field, never change it."""
     now = current.model_dump(mode="json")
-    for key in FIXED_FOR_LIFE:
-        if key in changes and changes[key] != now[key]:
+    for path, why in FIXED_FOR_LIFE.items():
+        asked, value = _at(wanted, path)
+        was = _at(now, path)[1]
+        if asked and value != was:
             raise SpecChangeError(
-                f"{key} cannot be updated (from {now[key]!r} to {clip(repr(changes[key]), 40)}): "
-                f"a tenant's region and residency are fixed for its life, because its data, "
-                f"keys and network live there. Moving a tenant means creating a new tenant "
-                f"in the target region, migrating its data, then retiring this one"
+                f"{path} cannot be updated (from {clip(repr(was), 40)} to "
+                f"{clip(repr(value), 40)} in the {where}): {why}"
             )
+
+
+def _at(document: Mapping[str, Any], path: str) -> tuple[bool, Any]:
+    """Whether the dotted `path` is in `document`, and its value there."""
+    value: Any = document
+    for key in path.split("."):
+        if not isinstance(value, Mapping) or key not in value:
+            return False, None
+        value = value[key]
+    return True, value
 
 
 @contextmanager

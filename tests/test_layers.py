@@ -21,6 +21,7 @@ LAYERS: dict[str, int] = {
     "control_plane.runners": 5,
     "control_plane.queue": 6,
     "control_plane.cells": 6,
+    "control_plane.inventory": 6,
     "control_plane.service": 7,
     "control_plane.billing": 8,
     "control_plane.accounts": 9,

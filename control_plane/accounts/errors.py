@@ -33,3 +33,7 @@ class ConflictError(AccountsError):
 
 class InvalidRequestError(AccountsError, ValueError):
     """A value is not acceptable; the message names the field and what is allowed."""
+
+
+class UnavailableError(AccountsError):
+    """The server cannot do this as configured (a missing key); the message says what to set."""

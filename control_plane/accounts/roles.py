@@ -49,6 +49,8 @@ class Permission(StrEnum):
     FLEET_READ = "fleet.read"
     TENANT_SUSPEND = "tenant.suspend"
     USERS_UNLOCK = "users.unlock"
+    PLAN_CHANGE = "plan.change"
+    """Ask billing to bill another plan (the subscription changes, the tenant follows)."""
 
     @property
     def scope(self) -> Scope:
@@ -68,13 +70,15 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             _P.INVOICES_READ,
             _P.MEMBERS_MANAGE,
             _P.AUDIT_READ,
+            _P.PLAN_CHANGE,
         }
     ),
     TenantRole.ADMIN: frozenset(
-        _TENANT_READS | {_P.SPEC_UPDATE, _P.INVOICES_READ, _P.MEMBERS_MANAGE, _P.AUDIT_READ}
+        _TENANT_READS
+        | {_P.SPEC_UPDATE, _P.INVOICES_READ, _P.MEMBERS_MANAGE, _P.AUDIT_READ, _P.PLAN_CHANGE}
     ),
     TenantRole.MEMBER: frozenset(_TENANT_READS | {_P.SPEC_UPDATE}),
-    TenantRole.BILLING: frozenset(_TENANT_READS | {_P.INVOICES_READ}),
+    TenantRole.BILLING: frozenset(_TENANT_READS | {_P.INVOICES_READ, _P.PLAN_CHANGE}),
     TenantRole.VIEWER: frozenset(_TENANT_READS),
     PlatformRole.OPERATOR: frozenset(
         _TENANT_READS

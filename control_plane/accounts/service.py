@@ -21,7 +21,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from control_plane.accounts import credentials
+from control_plane.accounts import credentials, totp
 from control_plane.accounts.errors import (
     AuthenticationError,
     ConflictError,
@@ -29,6 +29,7 @@ from control_plane.accounts.errors import (
     InvalidRequestError,
     NotFoundError,
     RateLimitedError,
+    UnavailableError,
 )
 from control_plane.accounts.mail import Mail, Mailer
 from control_plane.accounts.principal import Principal
@@ -57,6 +58,13 @@ _EMAIL = TypeAdapter(EmailStr)
 MAX_NAME_LENGTH = 128
 
 
+WRONG_CODE = "wrong, expired or already used authenticator code"
+
+
+class _CodeUsed(Exception):
+    """The code's time step was used by a concurrent sign-in (rolls the session back)."""
+
+
 class Purpose:
     VERIFY = "verify"
     RESET = "reset"
@@ -72,6 +80,8 @@ class UserView:
     verified: bool
     created_at: datetime
     locked_until: datetime | None
+    totp_enabled: bool
+    """Whether sign-in also needs an authenticator code."""
 
 
 @dataclass(frozen=True)
@@ -311,11 +321,14 @@ class AccountService:
 
     # Signing in
 
-    def sign_in(self, email: str, password: str, *, address: str) -> SignedIn:
+    def sign_in(
+        self, email: str, password: str, *, address: str, totp_code: str | None = None
+    ) -> SignedIn:
         """A new session, or `AuthenticationError` / `RateLimitedError`.
 
-        Each failure counts against the account; at the threshold it is locked for the
-        lockout duration, and the address is limited across accounts.
+        An account enrolled for authenticator codes also needs the current one. Each
+        failure (password or code) counts against the account; at the threshold it is
+        locked for the lockout duration, and the address is limited across accounts.
         """
         self._addresses.hit(address)
         now = self._clock()
@@ -340,25 +353,124 @@ class AccountService:
             raise AuthenticationError("this account is disabled")
         if user.verified_at is None:
             raise ForbiddenError("confirm your e-mail address first (see the mail we sent)")
+        step = self._second_factor(user, totp_code, now)
         session_token = credentials.new_token(credentials.SESSION_TOKEN_PREFIX)
         csrf = credentials.new_token("")
         expires = now + self.settings.session_lifetime
-        with self.database.transaction() as session:
-            row = session.get(User, user.id, with_for_update=True)
-            assert row is not None
-            if row.failed_logins or row.locked_until is not None:
-                row.failed_logins = 0
-                row.locked_until = None
-            session.add(
-                BrowserSession(
-                    user_id=user.id,
-                    token_hash=credentials.token_hash(session_token),
-                    csrf_token=csrf,
-                    created_at=now,
-                    expires_at=expires,
+        try:
+            with self.database.transaction() as session:
+                row = session.get(User, user.id, with_for_update=True)
+                assert row is not None
+                if step is not None:
+                    # Under the row lock: of two sign-ins with one code, only one wins.
+                    if row.totp_last_step is not None and row.totp_last_step >= step:
+                        raise _CodeUsed
+                    row.totp_last_step = step
+                if row.failed_logins or row.locked_until is not None:
+                    row.failed_logins = 0
+                    row.locked_until = None
+                session.add(
+                    BrowserSession(
+                        user_id=user.id,
+                        token_hash=credentials.token_hash(session_token),
+                        csrf_token=csrf,
+                        created_at=now,
+                        expires_at=expires,
+                    )
                 )
+                return SignedIn(session_token, csrf, expires, _user_view(row))
+        except _CodeUsed:
+            self._count_failure(user.id, now)
+            raise AuthenticationError(WRONG_CODE) from None
+
+    def _second_factor(self, user: User, code: str | None, now: datetime) -> int | None:
+        """The time step of the account's authenticator code; None for an account without
+        one. A missing or wrong code counts as a failed sign-in."""
+        if user.totp_secret is None:
+            return None
+        if not code:
+            self._count_failure(user.id, now)
+            raise AuthenticationError(
+                "this account also needs the current 6-digit code of its authenticator app: "
+                "send it as `totp`"
             )
-            return SignedIn(session_token, csrf, expires, _user_view(row))
+        try:
+            secret = totp.unseal(user.totp_secret, self.settings.totp_key)
+        except totp.TotpKeyError as error:
+            raise UnavailableError(str(error)) from None
+        step = totp.accepted_step(secret, code, now, after=user.totp_last_step)
+        if step is None:
+            self._count_failure(user.id, now)
+            raise AuthenticationError(WRONG_CODE)
+        return step
+
+    # Authenticator codes
+
+    def totp_enrolment(self, user_id: int) -> totp.Enrolment:
+        """A new authenticator secret for a platform account; stored only once
+        `enable_totp` confirms it with a first code."""
+        with self.database.transaction() as session:
+            user = self._totp_candidate(session, user_id)
+            email = user.email
+        try:
+            totp.check_key(self.settings.totp_key)
+        except totp.TotpKeyError as error:
+            raise UnavailableError(str(error)) from None
+        return totp.new_enrolment(email, self.settings.totp_issuer)
+
+    def enable_totp(self, user_id: int, secret: str, code: str, *, actor: str) -> UserView:
+        """Require authenticator codes at sign-in, once `code` proves the app has `secret`."""
+        now = self._clock()
+        step = totp.accepted_step(secret, code.strip(), now, after=None)
+        if step is None:
+            raise InvalidRequestError(
+                "totp: the code does not match the new secret; check the authenticator "
+                "app's clock and enter its current code"
+            )
+        sealed = self._sealed(secret)
+        with self._use_case() as (session, _outgoing):
+            user = self._totp_candidate(session, user_id, for_update=True)
+            user.totp_secret = sealed
+            user.totp_enabled_at = now
+            user.totp_last_step = step
+            self._record(session, actor, "user.totp-enable", subject=user.email)
+            return _user_view(user)
+
+    def disable_totp(self, user_id: int, *, actor: str) -> UserView:
+        """Sign-in needs the password alone again (a lost authenticator)."""
+        with self._use_case() as (session, _outgoing):
+            user = session.get(User, user_id, with_for_update=True)
+            if user is None:
+                raise NotFoundError(f"user {user_id} not found")
+            if user.totp_secret is None:
+                raise ConflictError(f"{user.email} has no authenticator enrolled")
+            user.totp_secret = None
+            user.totp_enabled_at = None
+            user.totp_last_step = None
+            self._record(session, actor, "user.totp-disable", subject=user.email)
+            return _user_view(user)
+
+    @staticmethod
+    def _totp_candidate(session: Session, user_id: int, *, for_update: bool = False) -> User:
+        user = session.get(User, user_id, with_for_update=for_update)
+        if user is None:
+            raise NotFoundError(f"user {user_id} not found")
+        if user.platform_role is None:
+            raise InvalidRequestError(
+                f"{user.email}: authenticator codes are for platform accounts "
+                "(operator, support, auditor)"
+            )
+        if user.totp_secret is not None:
+            raise ConflictError(
+                f"{user.email} has an authenticator enrolled already; disable it first"
+            )
+        return user
+
+    def _sealed(self, secret: str) -> str:
+        try:
+            return totp.seal(secret, self.settings.totp_key)
+        except totp.TotpKeyError as error:
+            raise UnavailableError(str(error)) from None
 
     def _count_failure(self, user_id: int, now: datetime) -> None:
         """One more failed sign-in; at the threshold the account is locked."""
@@ -1137,6 +1249,7 @@ def _user_view(user: User) -> UserView:
         verified=user.verified_at is not None,
         created_at=user.created_at,
         locked_until=user.locked_until,
+        totp_enabled=user.totp_secret is not None,
     )
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import Field, SecretStr
+from cryptography.fernet import Fernet
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -29,6 +30,23 @@ class AccountsSettings(BaseSettings):
     """How long a lock lasts unless an operator lifts it earlier."""
     address_attempts_per_minute: int = Field(default=20, ge=1, le=10_000)
     """Sign-in attempts one client address may make per minute, across accounts."""
+    totp_key: SecretStr = SecretStr("")
+    """The Fernet key authenticator (TOTP) secrets are encrypted with; needed once a
+    platform account enrols (`tenantctl users totp enable`)."""
+    totp_issuer: str = Field(default="Tenants", min_length=1, max_length=64)
+    """The name authenticator apps show beside the account."""
+
+    @field_validator("totp_key")
+    @classmethod
+    def _fernet_key(cls, value: SecretStr) -> SecretStr:
+        if value.get_secret_value():
+            try:
+                Fernet(value.get_secret_value())
+            except ValueError:
+                raise ValueError(
+                    "must be a Fernet key: 32 bytes in URL-safe base64 (44 characters)"
+                ) from None
+        return value
 
 
 class SmtpSettings(BaseSettings):

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from control_plane.accounts.errors import AccountsError
+from control_plane.accounts.errors import AccountsError, InvalidRequestError
 from control_plane.accounts.mail import make_mailer
 from control_plane.accounts.roles import PlatformRole
 from control_plane.accounts.service import AccountService
@@ -17,7 +17,7 @@ from control_plane.cli.context import JsonOption, fail, load_settings, out, prin
 
 users_app = typer.Typer(
     name="users",
-    help="Accounts: create the first operator, lift lockouts, disable accounts.",
+    help="Accounts: create the first operator, lift lockouts, authenticator codes, disable.",
     no_args_is_help=True,
 )
 
@@ -98,3 +98,58 @@ def unlock(email: Annotated[str, typer.Argument(help="The locked account's addre
         except AccountsError as error:
             raise fail(str(error)) from None
     out.print(f"{user.email} may sign in again")
+
+
+totp_app = typer.Typer(
+    name="totp",
+    help="Authenticator codes (TOTP) at sign-in, for platform accounts.",
+    no_args_is_help=True,
+)
+users_app.add_typer(totp_app)
+TOTP_ATTEMPTS = 3
+
+
+@totp_app.command("enable")
+def totp_enable(
+    email: Annotated[str, typer.Argument(help="The platform account's address.")],
+) -> None:
+    """Show a new authenticator secret once (an otpauth:// URI) and, once the app's current
+    code confirms it, require codes at sign-in."""
+    settings, smtp = _accounts()
+    with registry() as (_settings, database):
+        service = AccountService(database, settings, make_mailer(smtp))
+        try:
+            user = service.find_user(email)
+            enrolment = service.totp_enrolment(user.id)
+        except AccountsError as error:
+            raise fail(str(error)) from None
+        out.print("Add this to the authenticator app (it is not shown again):")
+        out.print(enrolment.uri, markup=False, highlight=False, soft_wrap=True)
+        for attempt in range(1, TOTP_ATTEMPTS + 1):
+            code = typer.prompt("current code from the app")
+            try:
+                service.enable_totp(user.id, enrolment.secret, code, actor=f"tenantctl:{getuser()}")
+            except InvalidRequestError as error:
+                if attempt == TOTP_ATTEMPTS:
+                    raise fail(f"{error}; nothing was stored, run the command again") from None
+                out.print(str(error))
+                continue
+            except AccountsError as error:
+                raise fail(str(error)) from None
+            break
+    out.print(f"{user.email} now signs in with its password and an authenticator code")
+
+
+@totp_app.command("disable")
+def totp_disable(
+    email: Annotated[str, typer.Argument(help="The platform account's address.")],
+) -> None:
+    """Stop requiring authenticator codes (a lost device); the account should re-enrol."""
+    settings, smtp = _accounts()
+    with registry() as (_settings, database):
+        service = AccountService(database, settings, make_mailer(smtp))
+        try:
+            user = service.disable_totp(service.find_user(email).id, actor=f"tenantctl:{getuser()}")
+        except AccountsError as error:
+            raise fail(str(error)) from None
+    out.print(f"{user.email} signs in with its password alone")

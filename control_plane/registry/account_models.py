@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from control_plane.registry.models import Base, utcnow
@@ -30,6 +30,12 @@ class User(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     """Consecutive failed sign-ins since the last success or unlock."""
     locked_until: Mapped[datetime | None]
+    totp_secret: Mapped[str | None] = mapped_column(Text)
+    """The authenticator (TOTP) secret, encrypted with the accounts' TOTP key; None when the
+    account signs in with its password alone."""
+    totp_enabled_at: Mapped[datetime | None]
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    """The time step of the last code accepted, so a code is never accepted twice."""
 
 
 class Membership(Base):

@@ -173,6 +173,9 @@ class Operation(Base):
     """Data stores a destroy kept."""
     policy_violations: Mapped[list[str]] = mapped_column(default=list)
     resource_count: Mapped[int | None] = mapped_column(Integer)
+    resources: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True))
+    """The stack's resources after the run (`RunResource` fields); None when the run does
+    not know them (a preview, a failure, a run recorded before they were kept)."""
     message: Mapped[str | None] = mapped_column(Text)
     """What a request did (e.g. the fields that changed)."""
     error: Mapped[str | None] = mapped_column(Text)

@@ -7,6 +7,7 @@ with `Database.transaction()` and hand the session here; nothing commits on its 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -220,6 +221,11 @@ class Registry:
             operation.retained = list(result.retained)
             operation.policy_violations = list(result.policy_violations)
             operation.resource_count = result.resource_count
+            if result.resources is not None:
+                operation.resources = [
+                    {**dataclasses.asdict(r), "outputs": _jsonable(r.outputs)}
+                    for r in result.resources
+                ]
         return operation
 
     def interrupt_operation(self, operation_id: int, error: str) -> bool:
@@ -276,6 +282,19 @@ class Registry:
             .where(
                 Operation.tenant_id == tenant_id,
                 Operation.mode.is_not(None),
+                Operation.status == OperationStatus.SUCCEEDED.value,
+            )
+            .order_by(Operation.id.desc())
+            .limit(1)
+        ).one_or_none()
+
+    def last_inventory(self, tenant_id: str) -> Operation | None:
+        """The tenant's latest successful stack operation that recorded its resources."""
+        return self.session.scalars(
+            select(Operation)
+            .where(
+                Operation.tenant_id == tenant_id,
+                Operation.resources.is_not(None),
                 Operation.status == OperationStatus.SUCCEEDED.value,
             )
             .order_by(Operation.id.desc())

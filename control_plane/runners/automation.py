@@ -30,7 +30,14 @@ from pulumi import automation as auto
 from components.spec import TenantSpec
 from components.stack_config import ENDPOINT_KEY, SESSION_KEY, SPEC_KEY
 from control_plane.files import private_dir, write_private
-from control_plane.registry.runs import RunMode, RunResult, StackOperation
+from control_plane.registry.runs import (
+    PROVIDER_TYPE_PREFIX,
+    RunMode,
+    RunResource,
+    RunResult,
+    StackOperation,
+    scalar_outputs,
+)
 from control_plane.runners import sandbox
 from control_plane.runners.base import (
     UNFENCED,
@@ -256,6 +263,24 @@ def deployed_resource_count(deployment: Mapping[str, Any] | None) -> int:
     return sum(1 for r in resources if r.get("type") != ROOT_STACK_TYPE)
 
 
+def deployed_inventory(deployment: Mapping[str, Any] | None) -> list[RunResource]:
+    """The cloud resources in a stack's state (no root stack, components or providers);
+    outputs the engine keeps secret are masked."""
+    return [
+        RunResource(
+            urn=r["urn"],
+            type=r["type"],
+            name=_urn_name(r["urn"]),
+            id=r.get("id") or None,
+            outputs=scalar_outputs(
+                r.get("outputs") or {}, secret=r.get("additionalSecretOutputs") or ()
+            ),
+        )
+        for r in (deployment or {}).get("resources") or []
+        if r.get("custom") and not str(r.get("type", "")).startswith(PROVIDER_TYPE_PREFIX)
+    ]
+
+
 class _EventRelay:
     """Formats engine events into the sink and collects mandatory policy violations."""
 
@@ -346,6 +371,7 @@ class AutomationRunner:
             changes=change_counts(result.summary.resource_changes),
             outputs=_plain_outputs(result.outputs),
             resource_count=deployed_resource_count(state),
+            resources=deployed_inventory(state),
         )
 
     def preview(self, spec: TenantSpec, on_event: EventSink, fence: Fence = UNFENCED) -> RunResult:
@@ -382,6 +408,7 @@ class AutomationRunner:
             mode=self.mode,
             changes=change_counts(result.summary.resource_changes),
             resource_count=deployed_resource_count(state),
+            resources=deployed_inventory(state),
         )
 
     def destroy(
@@ -421,6 +448,7 @@ class AutomationRunner:
             mode=self.mode,
             changes=change_counts(result.summary.resource_changes),
             retained=retained,
+            resources=[],
         )
 
     def outputs(self, tenant_id: str) -> dict[str, Any]:

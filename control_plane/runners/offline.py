@@ -27,7 +27,14 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from components.spec import TenantSpec
 from components.stack_config import InvalidStackError, engine_config
 from control_plane.files import PRIVATE_FILE_MODE, private_dir, write_private
-from control_plane.registry.runs import RunMode, RunResult, StackOperation
+from control_plane.registry.runs import (
+    PROVIDER_TYPE_PREFIX,
+    RunMode,
+    RunResource,
+    RunResult,
+    StackOperation,
+    scalar_outputs,
+)
 from control_plane.runners.base import (
     UNFENCED,
     EventSink,
@@ -89,6 +96,15 @@ def plan_changes(previous: TenantPlan | None, current: TenantPlan) -> dict[str, 
         counts[change] += 1
     counts["same"] = len(current.resources) - counts["create"] - counts["update"]
     return counts
+
+
+def planned_inventory(plan: TenantPlan) -> list[RunResource]:
+    """The cloud resources a plan would leave in the stack (no components, no providers)."""
+    return [
+        RunResource(urn=r.urn, type=r.type, name=r.name, id=r.id, outputs=scalar_outputs(r.outputs))
+        for r in plan.resources
+        if r.custom and not r.type.startswith(PROVIDER_TYPE_PREFIX)
+    ]
 
 
 def state_resource(resource: PlannedResource) -> dict[str, Any]:
@@ -192,6 +208,7 @@ class OfflineRunner:
             mode=self.mode,
             changes={"same": count},
             resource_count=count,
+            resources=planned_inventory(record.plan) if record else [],
         )
 
     def destroy(
@@ -202,7 +219,10 @@ class OfflineRunner:
         if record is None:
             on_event(f"plan: nothing planned for {spec.tenant_id}; nothing to destroy")
             return RunResult(
-                operation=StackOperation.DESTROY, mode=self.mode, changes={"delete": 0}
+                operation=StackOperation.DESTROY,
+                mode=self.mode,
+                changes={"delete": 0},
+                resources=[],
             )
         resources = [state_resource(r) for r in record.plan.resources]
         retention = plan_retention(resources)
@@ -221,6 +241,7 @@ class OfflineRunner:
             mode=self.mode,
             changes={"delete": deleted},
             retained=retained,
+            resources=[],
         )
 
     def outputs(self, tenant_id: str) -> dict[str, Any]:
@@ -279,4 +300,5 @@ class OfflineRunner:
             changes=changes,
             outputs=dict(plan.stack_outputs),
             resource_count=len(plan.resources),
+            resources=planned_inventory(plan) if record is not None else None,
         )

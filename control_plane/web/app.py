@@ -15,6 +15,7 @@ from control_plane.accounts.settings import AccountsSettings, SmtpSettings
 from control_plane.billing.app import create_app as create_billing_app
 from control_plane.billing.invoice_book import InvoiceBook
 from control_plane.billing.loop import ReconcilerLoop
+from control_plane.billing.self_service import SelfServiceBilling
 from control_plane.billing.settings import BillingSettings
 from control_plane.billing.store import BillingStore
 from control_plane.ops.metrics import ServerMetrics
@@ -79,14 +80,17 @@ def build_context(
     billing: BillingSettings,
 ) -> WebContext:
     """The services the routes use, over one registry database."""
+    tenants = TenantService(database, settings)
+    client = (
+        Checkout(checkout, billing.price_plans)
+        if checkout.stripe_api_key.get_secret_value()
+        else None
+    )
     return WebContext(
         database=database,
         accounts=AccountService(database, accounts, make_mailer(smtp)),
-        tenants=TenantService(database, settings),
+        tenants=tenants,
         invoices=InvoiceBook(database),
-        checkout=(
-            Checkout(checkout, billing.price_plans)
-            if checkout.stripe_api_key.get_secret_value()
-            else None
-        ),
+        checkout=client,
+        billing=SelfServiceBilling(database, tenants, client),
     )

@@ -1,8 +1,11 @@
-"""Paid plans start with the billing system's checkout (Stripe Checkout, `stripe` library).
+"""Paid plans start with the billing system's checkout (Stripe Checkout, `stripe` library);
+a subscribed tenant's plan changes and its retirement are changes to its subscription.
 
 The session carries the tenant facts the billing webhook reads (`tenant_id`, `region`,
 `price`) and the user who asked, both on the session and on the subscription it creates,
 so `checkout.session.completed` or `customer.subscription.created` provisions the tenant.
+A price change or a cancellation is answered by `customer.subscription.updated` or
+`...deleted`, which the reconciler applies to the tenant.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from stripe._base_address import BaseAddresses
 
 from components.plans import PlanName
+from control_plane.billing.self_service import BillingUnavailableError
 
 
 class CheckoutSettings(BaseSettings):
@@ -32,8 +36,8 @@ class CheckoutSettings(BaseSettings):
     """Another API address (a local stand-in); the billing system's own when empty."""
 
 
-class CheckoutError(RuntimeError):
-    """The checkout could not be started; the message says why."""
+class CheckoutError(BillingUnavailableError):
+    """The billing system refused or could not be asked; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,8 @@ class StartedCheckout:
 
 
 class Checkout:
-    """Starts subscription checkouts for plans that have a configured price id."""
+    """Starts subscription checkouts, changes a subscription's plan and cancels it, for
+    plans that have a configured price id."""
 
     def __init__(self, settings: CheckoutSettings, prices: dict[str, PlanName]) -> None:
         base: BaseAddresses = {"api": settings.api_base} if settings.api_base else {}
@@ -59,12 +64,7 @@ class Checkout:
     def start(
         self, *, tenant_id: str, plan: PlanName, region: str, user_id: int, email: str
     ) -> StartedCheckout:
-        price = self._prices.get(plan)
-        if price is None:
-            raise CheckoutError(
-                f"plan {plan.value!r} has no price id in TENANTS_BILLING_PRICE_PLANS; "
-                "map a `price_...` id to it"
-            )
+        price = self._price(plan)
         metadata = {"tenant_id": tenant_id, "region": region, "user_id": str(user_id)}
         try:
             session = self._client.v1.checkout.sessions.create(
@@ -84,3 +84,44 @@ class Checkout:
         if not session.url:
             raise CheckoutError(f"checkout session {session.id} has no URL")
         return StartedCheckout(session.id, session.url)
+
+    def change_plan(self, subscription_id: str, plan: PlanName) -> bool:
+        """Bill `plan` on the subscription's one item from now on (prorated); False when it
+        does already."""
+        price = self._price(plan)
+        try:
+            subscription = self._client.v1.subscriptions.retrieve(subscription_id)
+            items = subscription["items"]["data"]
+            if len(items) != 1:
+                raise CheckoutError(
+                    f"subscription {subscription_id} has {len(items)} items, not one; "
+                    "change its plan in the billing system"
+                )
+            if items[0]["price"]["id"] == price:
+                return False
+            self._client.v1.subscriptions.update(
+                subscription_id,
+                params={
+                    "items": [{"id": items[0]["id"], "price": price}],
+                    "proration_behavior": "create_prorations",
+                },
+            )
+        except stripe.StripeError as error:
+            raise CheckoutError(f"the billing system refused the plan change: {error}") from None
+        return True
+
+    def cancel(self, subscription_id: str) -> None:
+        """End the subscription now (the tenant is retired by the event that follows)."""
+        try:
+            self._client.v1.subscriptions.cancel(subscription_id)
+        except stripe.StripeError as error:
+            raise CheckoutError(f"the billing system refused the cancellation: {error}") from None
+
+    def _price(self, plan: PlanName) -> str:
+        price = self._prices.get(plan)
+        if price is None:
+            raise CheckoutError(
+                f"plan {plan.value!r} has no price id in TENANTS_BILLING_PRICE_PLANS; "
+                "map a `price_...` id to it"
+            )
+        return price

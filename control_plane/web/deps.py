@@ -23,6 +23,7 @@ from control_plane.accounts.principal import Principal
 from control_plane.accounts.roles import Permission, PlatformRole, Role
 from control_plane.accounts.service import AccountService
 from control_plane.billing.invoice_book import InvoiceBook
+from control_plane.billing.self_service import SelfServiceBilling
 from control_plane.registry.database import Database
 from control_plane.service import TenantService
 from control_plane.web.checkout import Checkout
@@ -43,6 +44,8 @@ class WebContext:
     invoices: InvoiceBook
     checkout: Checkout | None
     """The billing system's checkout, when an API key is configured."""
+    billing: SelfServiceBilling
+    """Plan changes and retirements that billing decides."""
 
     @property
     def secure_cookies(self) -> bool:

@@ -24,9 +24,11 @@ from control_plane.accounts.errors import (
     InvalidRequestError,
     NotFoundError,
     RateLimitedError,
+    UnavailableError,
 )
 from control_plane.accounts.mail import MailError
 from control_plane.billing.invoice_book import NothingToBillError
+from control_plane.billing.self_service import BillingDecidesError, BillingUnavailableError
 from control_plane.registry.cidr import NetworkPoolError
 from control_plane.registry.lifecycle import TransitionError
 from control_plane.registry.repository import TenantExistsError, TenantNotFoundError
@@ -99,6 +101,9 @@ _STATUS: list[tuple[type[Exception], int]] = [
     (InvalidSpecError, 422),
     (SpecChangeError, 422),
     (NetworkPoolError, 503),
+    (BillingDecidesError, 409),
+    (BillingUnavailableError, 503),
+    (UnavailableError, 503),
     (MailError, 502),
 ]
 """Domain error -> HTTP status (first match wins)."""

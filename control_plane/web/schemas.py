@@ -50,6 +50,8 @@ class NewPassword(Request):
 class SignIn(Request):
     email: Email
     password: SecretInput
+    totp: Annotated[str, StringConstraints(pattern=r"^\d{6}$")] | None = None
+    """The authenticator app's current 6-digit code; required once the account enrolled."""
 
 
 class NewToken(Request):
@@ -67,6 +69,11 @@ class NewTenant(Request):
     display_name: Annotated[str, StringConstraints(max_length=128)] | None = None
     alarm_contacts: list[Email] = Field(default_factory=list, max_length=10)
     """Where the bundle's alarms are mailed (the caller's address when empty)."""
+
+
+class PlanChange(Request):
+    plan: PlanName
+    """The plan to bill from now on."""
 
 
 class Invite(Request):
@@ -99,6 +106,8 @@ class UserOut(BaseModel):
     verified: bool
     created_at: datetime
     locked_until: datetime | None
+    totp_enabled: bool
+    """Whether sign-in also needs an authenticator code."""
 
 
 class SessionOut(BaseModel):
@@ -194,6 +203,35 @@ class OperationOut(BaseModel):
     job_id: int | None
     events: list[str] = Field(default_factory=list)
     """Engine messages, when asked for with `events=true`."""
+
+
+class ResourceOut(BaseModel):
+    type: str
+    """Pulumi type token, e.g. `aws:s3/bucket:Bucket`."""
+    name: str
+    component: str
+    """The component it was created in (`network`, `endpoint`, ...)."""
+    id: str | None
+    outputs: dict[str, Any]
+    """Scalar outputs (ids, ARNs, names); secrets shown as `[secret]`."""
+
+
+class ComponentResourcesOut(BaseModel):
+    group: Literal["network", "storage", "identity", "compute", "alarms", "add-ons", "bundle"]
+    resources: list[ResourceOut]
+
+
+class ResourcesOut(BaseModel):
+    """The bundle's resources as the tenant's last run left them, by component."""
+
+    tenant_id: str
+    mode: Literal["plan", "deploy"] | None
+    """`plan`: evaluated offline, nothing exists in the cloud; None: no run recorded yet."""
+    is_plan: bool
+    operation_id: int | None
+    spec_version: int | None
+    recorded_at: datetime | None
+    groups: list[ComponentResourcesOut]
 
 
 class MemberOut(BaseModel):

@@ -80,7 +80,9 @@ def locks_free(database: Database) -> bool:
     try:
         with database.engine.begin() as session:
             session.exec_driver_sql("SET LOCAL lock_timeout = '200ms'")
-            session.execute(select(Job.id, Tenant.id).with_for_update())
+            # One table at a time: selecting both at once is a cross join of every pair.
+            for table_id in (Job.id, Tenant.id):
+                session.execute(select(table_id).with_for_update())
     except OperationalError:
         return False
     return True

@@ -49,6 +49,34 @@ def test_region_and_residency_cannot_change_in_place(
     assert [o.action for o in service.history("acme")] == ["create"]
 
 
+@pytest.mark.parametrize(
+    ("edit", "refusal"),
+    [
+        ({"network": {"cidr": "10.99.0.0/16"}}, "network.cidr cannot be updated (from "),
+        ({"region": "eu-central-1"}, "region cannot be updated (from 'eu-west-1' to "),
+    ],
+)
+def test_an_update_and_a_synced_stack_file_refuse_the_same_fields(
+    service: TenantService, stacks: StackFiles, edit: dict[str, Any], refusal: str
+) -> None:
+    service.create(spec_data("acme"), actor=ACTOR)
+    current = stacks.read_spec("acme")
+
+    with pytest.raises(SpecChangeError) as by_request:
+        service.update("acme", edit, actor=ACTOR)
+    edited = current.model_dump(mode="json") | edit
+    if "network" in edit:
+        edited["network"] = current.network.model_dump(mode="json") | edit["network"]
+    stacks.write_spec(current.model_validate(edited))
+    with pytest.raises(SpecChangeError) as by_file:
+        service.sync_from_stack("acme", actor=ACTOR)
+
+    assert str(by_request.value).startswith(refusal)
+    assert str(by_request.value).endswith(str(by_file.value).split("): ", 1)[1])
+    assert "in the stack file): " in str(by_file.value)
+    assert service.show("acme").spec_version == 1
+
+
 def test_an_update_may_repeat_the_region_and_residency(service: TenantService) -> None:
     service.create(spec_data("acme"), actor=ACTOR)
 
@@ -72,7 +100,9 @@ def test_the_cli_explains_why_a_region_cannot_change(tmp_path: Path) -> None:
     result = runner.invoke(app, ["tenants", "update", "acme", "--set", "region=eu-west-2"], env=env)
 
     assert result.exit_code == 1
-    assert "region cannot be updated (from 'eu-west-1' to 'eu-west-2')" in result.output
+    assert (
+        "region cannot be updated (from 'eu-west-1' to 'eu-west-2' in the request)" in result.output
+    )
     assert "Traceback" not in result.output
 
 

@@ -1,5 +1,5 @@
 """`tenantctl sync`: an edited stack file, committed in git, becomes a spec change by its
-author; what cannot change in place is refused while the other files still sync."""
+author; what is fixed for a tenant's life is refused while the other files still sync."""
 
 from __future__ import annotations
 
@@ -74,7 +74,10 @@ def test_a_merged_edit_is_synced_with_its_author_as_actor(cli: Any, tmp_path: Pa
     assert outcomes["acme"]["actor"] == "Jane Doe <jane@example.com>"
     assert "compute" in outcomes["acme"]["detail"]
     assert outcomes["globex"]["outcome"] == "refused"
-    assert "region cannot change in place" in outcomes["globex"]["detail"]
+    assert (
+        "region cannot be updated (from 'eu-west-1' to 'eu-central-1' in the stack file)"
+        in outcomes["globex"]["detail"]
+    )
     assert outcomes["initech"]["outcome"] == "not registered"
 
     history = json.loads(cli("history", "acme", "--json").stdout)

@@ -50,8 +50,17 @@ class Endpoint:
 ENDPOINTS = [
     Endpoint("tenant", "GET", "/tenants/{tenant}", Permission.TENANT_READ, 200),
     Endpoint("spec", "GET", "/tenants/{tenant}/spec", Permission.TENANT_READ, 200),
+    Endpoint("resources", "GET", "/tenants/{tenant}/resources", Permission.TENANT_READ, 200),
     Endpoint("patch-spec", "PATCH", "/tenants/{tenant}/spec", Permission.SPEC_UPDATE, 202, {}),
     Endpoint("retire", "DELETE", "/tenants/{tenant}", Permission.TENANT_RETIRE, 409),
+    Endpoint(
+        "plan-change",
+        "POST",
+        "/tenants/{tenant}/plan",
+        Permission.PLAN_CHANGE,
+        409,
+        {"plan": "pro"},
+    ),
     Endpoint("suspend", "POST", "/tenants/{tenant}/suspend", Permission.TENANT_SUSPEND, 409),
     Endpoint("resume", "POST", "/tenants/{tenant}/resume", Permission.TENANT_SUSPEND, 409),
     Endpoint("operations", "GET", "/tenants/{tenant}/operations", Permission.OPERATIONS_READ, 200),

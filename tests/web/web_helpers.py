@@ -170,6 +170,7 @@ def make_world(
     checkout: CheckoutSettings | None = None,
     accounts: AccountsSettings | None = None,
     database_url: str = "",
+    prices: dict[str, str] | None = None,
 ) -> World:
     settings = make_settings(tmp, database_url)
     database = open_database(settings.registry_url)
@@ -181,6 +182,7 @@ def make_world(
             "pro-monthly": "pro",
             "enterprise-monthly": "enterprise",
             "price_1StarterMonthly": "starter",
+            **(prices or {}),
         },
     )
     smtp = SmtpSettings(host="127.0.0.1", port=sink.port, starttls=False, sender="t@test.example")

@@ -72,7 +72,9 @@ def confirm_reset(body: NewPassword, context: ContextDep) -> UserOut:
 )
 def sign_in(body: SignIn, request: Request, response: Response, context: ContextDep) -> SessionOut:
     address = request.client.host if request.client else "unknown"
-    signed_in = context.accounts.sign_in(body.email, body.password, address=address)
+    signed_in = context.accounts.sign_in(
+        body.email, body.password, address=address, totp_code=body.totp
+    )
     response.set_cookie(
         SESSION_COOKIE,
         signed_in.session_token,

@@ -16,6 +16,8 @@ from control_plane.accounts.principal import Principal
 from control_plane.accounts.roles import Permission, allows
 from control_plane.billing.invoicing import Invoice
 from control_plane.billing.render import invoice_html
+from control_plane.billing.self_service import BillingRequest
+from control_plane.inventory import ResourceInventory
 from control_plane.registry.repository import TenantNotFoundError
 from control_plane.service import Accepted, TenantView
 from control_plane.web.checkout import CheckoutError
@@ -31,6 +33,8 @@ from control_plane.web.schemas import (
     NewTenant,
     OperationOut,
     Page,
+    PlanChange,
+    ResourcesOut,
     SpecOut,
     TenantOut,
     TenantRequestOut,
@@ -233,6 +237,23 @@ def _existing(access: TenantAccess) -> str:
 
 
 @router.get(
+    "/{tenant_id}/resources",
+    summary="The bundle's resources by component (network, storage, ...) from the last run",
+)
+def get_resources(
+    access: Annotated[TenantAccess, _access(Permission.TENANT_READ)], context: ContextDep
+) -> ResourcesOut:
+    inventory = (
+        context.tenants.resources_by_component(access.tenant_id)
+        if access.exists
+        else ResourceInventory.empty(access.tenant_id)
+    )
+    return ResourcesOut.model_validate(
+        {**dataclasses.asdict(inventory), "is_plan": inventory.is_plan}
+    )
+
+
+@router.get(
     "/{tenant_id}/spec",
     response_model=SpecOut,
     summary="The desired spec, with its version as ETag",
@@ -282,8 +303,8 @@ def patch_spec(
     if "plan" in patch and patch["plan"] != view.plan:
         raise ProblemError(
             409,
-            "plan: a change of plan goes through billing; change the subscription and the "
-            "tenant follows it",
+            f'plan: a change of plan goes through billing: POST {{"plan": ...}} to '
+            f"/api/v1/tenants/{tenant_id}/plan",
         )
     accepted = context.tenants.update(
         tenant_id,
@@ -294,6 +315,35 @@ def patch_spec(
     )
     response.headers["ETag"] = _etag(tenant_id, accepted.spec_version)
     return _request_out(accepted)
+
+
+@router.post(
+    "/{tenant_id}/plan",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Change the plan: the subscription changes in billing and the tenant follows",
+)
+def change_plan(
+    access: Annotated[TenantAccess, _access(Permission.PLAN_CHANGE)],
+    context: ContextDep,
+    body: PlanChange,
+) -> TenantRequestOut:
+    """The spec must fit the new plan (checked first); the billing system's
+    `customer.subscription.updated` event then moves the tenant to it."""
+    asked = context.billing.request_plan_change(
+        _existing(access), body.plan, actor=access.principal.actor
+    )
+    return _billing_out(asked)
+
+
+def _billing_out(asked: BillingRequest) -> TenantRequestOut:
+    return TenantRequestOut(
+        tenant_id=asked.tenant_id,
+        status="awaiting-billing",
+        state=asked.state,
+        spec_version=asked.spec_version,
+        job_id=None,
+        message=asked.message,
+    )
 
 
 def _version_of(if_match: str, tenant_id: str) -> int:
@@ -308,11 +358,12 @@ def _version_of(if_match: str, tenant_id: str) -> int:
 @router.delete(
     "/{tenant_id}",
     status_code=status.HTTP_202_ACCEPTED,
-    summary="Retire a free tenant (data kept); its tokens and memberships end",
+    summary="Retire the tenant (data kept); a subscribed one by cancelling its subscription",
 )
 def retire_tenant(
     access: Annotated[TenantAccess, _access(Permission.TENANT_RETIRE)], context: ContextDep
 ) -> TenantRequestOut:
+    """Its tokens and memberships end once it is retired."""
     actor = access.principal.actor
     if not access.exists:
         context.accounts.release_claim(access.tenant_id, reason=f"cancelled by {actor}")
@@ -324,12 +375,14 @@ def retire_tenant(
             job_id=None,
             message="the tenant waiting for billing was cancelled",
         )
+    if context.billing.subscription_of(access.tenant_id) is not None:
+        return _billing_out(context.billing.request_retirement(access.tenant_id, actor=actor))
     view = context.tenants.show(access.tenant_id)
     if view.plan != PlanName.FREE.value:
         raise ProblemError(
             409,
-            f"tenant {access.tenant_id!r} is on the paid plan {view.plan!r}: cancel its "
-            "subscription; the tenant is retired when billing reports it",
+            f"tenant {access.tenant_id!r} is on the paid plan {view.plan!r} but belongs to "
+            "no billing subscription; the provider's support retires it",
         )
     accepted = context.tenants.delete(access.tenant_id, actor=actor)
     context.accounts.revoke_tenant_access(access.tenant_id, actor=actor, reason="tenant retired")
