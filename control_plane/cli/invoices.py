@@ -63,20 +63,23 @@ def _metered(database: Database, tenant_id: str, period: BillingPeriod) -> Usage
 
     def usage(segment: LifecycleSegment) -> MeterReading:
         if not found:
-            cloudwatch = boto3.client("cloudwatch", region_name=region)
+            # A session of its own, so credentials are resolved for this command and not
+            # taken from whatever boto3's process-wide default session cached earlier.
+            aws = boto3.Session(region_name=region)
+            cloudwatch = aws.client("cloudwatch")
             # Add-on services are asked only for tenants that have them (Connect is not
             # everywhere).
             addons = spec.addons
-            connect = boto3.client("connect", region_name=region) if addons.telephony else None
+            connect = aws.client("connect") if addons.telephony else None
             resources = discover_resources(
                 tenant_id,
-                autoscaling=boto3.client("autoscaling", region_name=region),
-                s3=boto3.client("s3", region_name=region),
+                autoscaling=aws.client("autoscaling"),
+                s3=aws.client("s3"),
                 cloudwatch=cloudwatch,
-                elbv2=boto3.client("elbv2", region_name=region) if addons.endpoint else None,
+                elbv2=aws.client("elbv2") if addons.endpoint else None,
                 connect=connect,
-                ec2=boto3.client("ec2", region_name=region) if addons.connectivity else None,
-                sesv2=boto3.client("sesv2", region_name=region) if addons.mail else None,
+                ec2=aws.client("ec2") if addons.connectivity else None,
+                sesv2=aws.client("sesv2") if addons.mail else None,
             )
             found.append((UsageMeter(cloudwatch, connect), resources))
         meter, resources = found[0]
