@@ -256,6 +256,10 @@ class ServiceBundle(pulumi.ComponentResource):
                     daily_quota=mail_quota,
                     quota_alarm_percent=addons.mail.quota_alarm_percent,
                     alarm_topic_arn=alarms.topic_arn,
+                    region=spec.region,
+                    account_id=account_id,
+                    key_arn=storage.key_arn,
+                    log_retention_days=spec.log_retention_days,
                 ),
                 child,
             )

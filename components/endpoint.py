@@ -1,7 +1,8 @@
 """`TenantEndpoint`: the public HTTPS endpoint add-on in front of the tenant's application.
 
 An Application Load Balancer in the public subnets forwards HTTPS to the autoscaling group
-(HTTPS end to end: the app listens on 443), with a DNS-validated ACM certificate, an alias
+(HTTPS end to end: the app listens on 443) and answers plain HTTP on port 80 only with a
+redirect to HTTPS, with a DNS-validated ACM certificate, an alias
 record, access logs to the tenant's log bucket and, on plans that include it, AWS WAF.
 The app security group admits the load balancer's group only.
 """
@@ -51,7 +52,7 @@ class TenantEndpointArgs:
     """Prefix of the access logs in the bucket (the bucket policy allows it)."""
     waf_rate_limit: int | None = None
     """Requests per 5 minutes per IP before WAF blocks; `None` for no WAF (plan without it)."""
-    redirect_http: bool = False
+    redirect_http: bool = True
     """Also listen on port 80, answering only with a redirect to HTTPS."""
 
 

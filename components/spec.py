@@ -400,8 +400,9 @@ class EndpointSpec(_Spec):
     """Path the load balancer probes over HTTPS on each instance."""
     rate_limit: int | None = Field(default=None, ge=1)
     """Requests per 5 minutes one IP may make before WAF blocks it (WAF plans); plan default."""
-    redirect_http: bool = False
-    """Also listen on port 80, only to redirect to HTTPS (opens port 80 to the internet)."""
+    redirect_http: bool = True
+    """Also listen on port 80, only to redirect to HTTPS (port 80 is then open to the
+    internet on the load balancer); `false` keeps port 80 closed."""
 
     @model_validator(mode="after")
     def _domain_in_zone(self) -> Self:

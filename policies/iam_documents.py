@@ -39,6 +39,7 @@ SQS_QUEUE = "aws:sqs/queue:Queue"
 SQS_QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy"
 SECRET = "aws:secretsmanager/secret:Secret"
 SECRET_POLICY = "aws:secretsmanager/secretPolicy:SecretPolicy"
+LOG_RESOURCE_POLICY = "aws:cloudwatch/logResourcePolicy:LogResourcePolicy"
 
 PERMISSION_DOCUMENT_TYPES = (
     "aws:iam/policy:Policy",
@@ -60,6 +61,7 @@ RESOURCE_DOCUMENTS: dict[str, tuple[str, str]] = {
     SECRET: ("policy", "secret policy"),
     SECRET_POLICY: ("policy", "secret policy"),
     ROLE: ("assumeRolePolicy", "trust policy"),
+    LOG_RESOURCE_POLICY: ("policyDocument", "log resource policy"),
 }
 """Resource-based documents (who may use the resource): type -> (prop, what it is called)."""
 
@@ -481,7 +483,7 @@ _IDENTIFIER_KEYS = {
     "aws:lambda/permission:Permission": "function",
     "aws:kms/grant:Grant": "keyId",
 }
-_OWN_ARN_SERVICES = frozenset({"sqs", "sns", "kms", "secretsmanager", "lambda"})
+_OWN_ARN_SERVICES = frozenset({"sqs", "sns", "kms", "secretsmanager", "lambda", "logs"})
 
 
 def own_accounts(

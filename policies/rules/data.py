@@ -9,6 +9,7 @@ from pulumi_policy import ResourceValidationArgs, Severity
 
 from policies.define import Report, resource_policy
 from policies.frameworks import cis, hipaa, iso, pci, soc2
+from policies.iam_documents import LOG_RESOURCE_POLICY, public_document_findings
 from policies.props import as_bool, as_int, mapping, text
 from policies.rules.kms import customer_key
 
@@ -117,6 +118,24 @@ cloudwatch_log_group_enforce_kms_encryption = resource_policy(
     resource_types=(LOG_GROUP,),
     check=_check_log_kms,
     topics=("logging", "encryption"),
+)
+
+
+def _check_log_policy_public(args: ResourceValidationArgs, report: Report, _: Any) -> None:
+    for finding in public_document_findings(args.resource_type, args.props):
+        report(finding)
+
+
+cloudwatch_log_resource_policy_disallow_public = resource_policy(
+    name="aws-cloudwatch-log-resource-policy-disallow-public",
+    description="CloudWatch Logs resource policies do not let everyone write or read logs.",
+    severity=Severity.CRITICAL,
+    controls=(pci("10.3.2"), hipaa("164.312(b)"), soc2("CC6.1"), iso("A.5.15")),
+    remediation="Name the delivering service and restrict it by aws:SourceArn / "
+    "aws:SourceAccount of the resources that write.",
+    resource_types=(LOG_RESOURCE_POLICY,),
+    check=_check_log_policy_public,
+    topics=("logging", "public-access"),
 )
 
 

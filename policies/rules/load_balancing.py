@@ -41,7 +41,8 @@ def _protocol(props: Any) -> str:
     return text(props.get("protocol")).upper() or "HTTP"
 
 
-def _redirects_to_https(action: Any) -> bool:
+def redirects_to_https(action: Any) -> bool:
+    """Whether a listener (or listener rule) action only redirects to HTTPS."""
     entry = mapping(action)
     if text(entry.get("type")).lower() != "redirect":
         return False
@@ -52,7 +53,7 @@ def _check_https(args: ResourceValidationArgs, report: Report, _: Any) -> None:
     if _protocol(args.props) != "HTTP":
         return
     actions = objects(args.props.get("defaultActions"))
-    if not actions or not all(_redirects_to_https(a) for a in actions):
+    if not actions or not all(redirects_to_https(a) for a in actions):
         kinds = ", ".join(sorted({text(a.get("type")) or "unknown" for a in actions})) or "none"
         report(
             f"serves plain HTTP (default action: {kinds}); an HTTP listener may only redirect "
@@ -126,7 +127,7 @@ def _check_rule_actions(args: StackValidationArgs, report: StackReport, _: Any) 
             if not any(linked(rule, listener, "listenerArn") for listener in http):
                 continue
             actions = objects(rule.props.get("actions"))
-            if not all(_redirects_to_https(a) for a in actions):
+            if not all(redirects_to_https(a) for a in actions):
                 report(rule, "serves plain HTTP on an HTTP listener; it may only redirect to HTTPS")
 
 

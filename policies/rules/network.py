@@ -41,12 +41,20 @@ from policies.props import (
     as_bool,
     as_int,
     items,
+    kind_of,
     known,
     mapping,
+    objects,
     resolved,
     strings,
     tags_of,
     text,
+)
+from policies.rules.load_balancing import (
+    LISTENER_RULES,
+    LISTENERS,
+    LOAD_BALANCERS,
+    redirects_to_https,
 )
 
 INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
@@ -132,13 +140,31 @@ _NETWORK_CONFIG = {
 }
 
 
+HTTP_PORT = 80
+"""Open to the internet only on a load balancer that answers it with redirects to HTTPS:
+the rules of single resources leave it to `aws-vpc-security-group-disallow-public-http-ingress`,
+which sees the load balancer and its listeners."""
+
+
 def _allowed_ports(config: Mapping[str, Any]) -> list[int]:
     return sorted({int(p) for p in config["allowedPorts"]})
 
 
+def _http_only(exposure: Exposure, allowed: list[int]) -> bool:
+    """Whether the exposure opens TCP port 80 and nothing else outside the allowed ports."""
+    if exposure.protocol != "tcp" or HTTP_PORT in allowed:
+        return False
+    first, last = exposure.ports
+    return first <= HTTP_PORT <= last and not open_ports(exposure, [*allowed, HTTP_PORT])
+
+
 def _ingress_problems(flows: list[Flow], config: Mapping[str, Any]) -> list[Exposure]:
     allowed = _allowed_ports(config)
-    return [e for e in exposures(flows, internet_size(config)) if open_ports(e, allowed)]
+    return [
+        e
+        for e in exposures(flows, internet_size(config))
+        if open_ports(e, allowed) and not _http_only(e, allowed)
+    ]
 
 
 def _ingress_message(exposure: Exposure, config: Mapping[str, Any], verb: str = "allows") -> str:
@@ -227,6 +253,14 @@ vpc_security_group_missing_rule_description = resource_policy(
 )
 
 
+def _group_ids(group: PolicyResource) -> set[str]:
+    """The values a reference to the group may hold: id, ARN, name, and the id its ARN ends
+    with (the offline plan's state carries the ARN, not the id)."""
+    found = {str(v) for k in ("id", "arn", "name") if (v := known(group.props, k)) is not None}
+    found |= {v.rsplit("/", 1)[-1] for v in list(found) if v.startswith("arn:")}
+    return found
+
+
 def _group_of(rule: PolicyResource, groups: list[PolicyResource]) -> str | None:
     """The key of the group a standalone rule belongs to: a group's URN, or its known id."""
     by_urn = {g.urn for g in groups}
@@ -236,8 +270,7 @@ def _group_of(rule: PolicyResource, groups: list[PolicyResource]) -> str | None:
     value = known(rule.props, "securityGroupId")
     if isinstance(value, str) and value:
         for group in groups:
-            identities = {known(group.props, k) for k in ("id", "arn", "name")}
-            if value in identities:
+            if value in _group_ids(group):
                 return group.urn
         return value  # a group outside this stack
     depended = [d.urn for d in rule.dependencies if d.urn in by_urn]
@@ -306,6 +339,111 @@ vpc_security_group_disallow_combined_public_ingress = stack_policy(
     check=_check_combined_ingress,
     config=_NETWORK_CONFIG,
     topics=("network",),
+)
+
+
+_GROUP_REFERENCES = ("securityGroups", "vpcSecurityGroupIds", "securityGroupIds")
+
+
+def _uses_group(resource: PolicyResource, group: PolicyResource) -> bool:
+    """Whether `resource` depends on the group or names it among its security groups."""
+    if any(d.urn == group.urn for d in resource.dependencies):
+        return True
+    ids = _group_ids(group)
+    return any(
+        value in ids for key in _GROUP_REFERENCES for value in strings(known(resource.props, key))
+    )
+
+
+def _http_listener_problems(
+    balancer: PolicyResource, listeners: list[PolicyResource], rules: list[PolicyResource]
+) -> list[str]:
+    """Why the load balancer's port 80 is more than a redirect to HTTPS (none when it is not)."""
+    on_port = [
+        listener
+        for listener in listeners
+        if linked(listener, balancer, "loadBalancerArn")
+        and as_int(listener.props.get("port")) == HTTP_PORT
+    ]
+    where = f"LoadBalancer {balancer.name!r}"
+    if not on_port:
+        return [f"{where} has no listener on port {HTTP_PORT}, so nothing there needs to be open"]
+    problems = []
+    for listener in on_port:
+        actions = objects(listener.props.get("defaultActions"))
+        if not actions or not all(redirects_to_https(a) for a in actions):
+            kinds = ", ".join(sorted({text(a.get("type")) or "unknown" for a in actions}))
+            problems.append(
+                f"listener {listener.name!r} of {where} on port {HTTP_PORT} does not only "
+                f"redirect to HTTPS (default action: {kinds or 'none'})"
+            )
+        for rule in rules:
+            with within():
+                if not linked(rule, listener, "listenerArn"):
+                    continue
+                if not all(redirects_to_https(a) for a in objects(rule.props.get("actions"))):
+                    problems.append(
+                        f"rule {rule.name!r} of listener {listener.name!r} of {where} does not "
+                        "only redirect to HTTPS"
+                    )
+    return problems
+
+
+def _http_ingress_problems(args: StackValidationArgs, group: _GroupRules) -> list[str]:
+    """Why the group may not be open to the internet on port 80 (none when it may)."""
+    sg = group.reported_at
+    if sg.resource_type != SECURITY_GROUP:
+        return ["the group is not declared in this stack, so no load balancer of it is known"]
+    users = [
+        r
+        for r in args.resources
+        if r.urn != sg.urn and r.resource_type not in RULE_TYPES and _uses_group(r, sg)
+    ]
+    balancers = [u for u in users if u.resource_type in LOAD_BALANCERS]
+    if not balancers:
+        return ["no load balancer uses the group"]
+    others = [u for u in users if u.resource_type not in LOAD_BALANCERS]
+    problems = [
+        f"{kind_of(u.resource_type)} {u.name!r} uses the group besides its load balancer(s)"
+        for u in others
+    ]
+    listeners = of_type(args, *LISTENERS)
+    rules = of_type(args, *LISTENER_RULES)
+    for balancer in balancers:
+        with within():
+            problems.extend(_http_listener_problems(balancer, listeners, rules))
+    return problems
+
+
+def _check_public_http_ingress(args: StackValidationArgs, report: StackReport, config: Any) -> None:
+    allowed = _allowed_ports(config)
+    for group in _groups(args):
+        with within():
+            flows = flows_of([r for p in group.parts for r in p], "ingress")
+            opened = [e for e in exposures(flows, internet_size(config)) if _http_only(e, allowed)]
+            if not opened:
+                continue
+            exposure = opened[0]
+            for problem in _http_ingress_problems(args, group):
+                report(
+                    group.reported_at,
+                    f"{group.label} ({', '.join(exposure.sources)}) that allow ingress on port "
+                    f"{HTTP_PORT} from {', '.join(exposure.cidrs)}, but {problem}",
+                )
+
+
+vpc_security_group_disallow_public_http_ingress = stack_policy(
+    name="aws-vpc-security-group-disallow-public-http-ingress",
+    description="Port 80 is open to the internet only on load balancers whose every listener "
+    "there redirects to HTTPS.",
+    severity=Severity.CRITICAL,
+    controls=(cis("5.2"), pci("1.3.1"), pci("4.2.1"), soc2("CC6.6"), iso("A.8.20")),
+    remediation="Use the group for load balancers only and make each of their port-80 listeners "
+    "(and its rules) a redirect to HTTPS, or close port 80.",
+    resource_types=(SECURITY_GROUP, *RULE_TYPES, *LOAD_BALANCERS, *LISTENERS, *LISTENER_RULES),
+    check=_check_public_http_ingress,
+    config=_NETWORK_CONFIG,
+    topics=("network", "load-balancing"),
 )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity, StackValidationArgs
 
+from components.names import tenant_log_group_name
 from components.spec import SUPPORTED_REGIONS
 from policies.define import Report, StackReport, of_type, resource_policy, stack_policy, within
 from policies.frameworks import hipaa, iso, pci, soc2
@@ -28,6 +29,7 @@ from policies.props import (
     mapping,
     stack_of_urn,
     tags_of,
+    text,
 )
 from policies.rules.compute import AUTOSCALING_GROUP, INSTANCE, LAUNCH_TEMPLATE
 from policies.tenancy import plan_of, residency_regions, stack_spec
@@ -384,4 +386,40 @@ tenant_iam_policy_enforce_isolation = stack_policy(
         }
     },
     topics=("tenancy", "isolation", "iam"),
+)
+
+
+EVENT_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
+_LOG_GROUP_ARN = re.compile(r"^arn:[^:]+:logs:[^:]*:[^:]*:log-group:(?P<name>[^:]+)")
+
+
+def _check_event_log_target(args: ResourceValidationArgs, report: Report, _: Any) -> None:
+    match = _LOG_GROUP_ARN.match(text(args.props.get("arn")))
+    tenant = stack_of_urn(args.urn)
+    if match is None or not tenant:
+        args.not_applicable(
+            "the target is not a CloudWatch Logs log group"
+            if match is None
+            else "the stack name (tenant id) is not known"
+        )
+        return
+    group = match.group("name")
+    if not group.startswith(tenant_log_group_name(tenant, "")):
+        report(
+            f"sends events to log group {group!r}, not one of tenant {tenant!r} "
+            f"(under {tenant_log_group_name(tenant, '')!r})"
+        )
+
+
+tenant_event_target_enforce_own_log_group = resource_policy(
+    name="tenant-event-target-enforce-own-log-group",
+    description="EventBridge rules write only into log groups of the stack's own tenant.",
+    severity=Severity.CRITICAL,
+    controls=(pci("7.2.1"), hipaa("164.312(a)(1)"), soc2("CC6.3"), iso("A.8.3")),
+    remediation="Target the tenant's own log group (/tenants/<tenant>/...). The CloudWatch Logs "
+    "resource policy that lets EventBridge write is shared by the tenants of an account, so "
+    "only this rule keeps one tenant's events out of another's log.",
+    resource_types=(EVENT_TARGET,),
+    check=_check_event_log_target,
+    topics=("tenancy", "isolation", "logging"),
 )

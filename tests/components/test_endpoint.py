@@ -8,9 +8,12 @@ from typing import Any
 import pytest
 
 from components.endpoint import TLS_POLICY, WAF_MANAGED_RULE_GROUPS
+from components.spec import TenantSpec
+from components.stack_config import engine_config
 from planner.model import TenantPlan
 from planner.program import ACCOUNT_ID
-from tests.components.builders import document, only, plan_of
+from policies.gate import evaluate_plan
+from tests.components.builders import document, make_spec, only, plan_of
 
 LISTENER = "aws:lb/listener:Listener"
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
@@ -22,7 +25,7 @@ def endpoint_plan(plan: str = "pro", **endpoint: Any) -> TenantPlan:
 
 @pytest.fixture(scope="module")
 def pro() -> TenantPlan:
-    return endpoint_plan(redirect_http=True)
+    return endpoint_plan()
 
 
 def test_load_balancer_is_public_in_the_public_subnets_and_logs_to_the_log_bucket(
@@ -86,8 +89,47 @@ def test_http_listener_only_redirects_to_https(pro: TenantPlan) -> None:
     ]
 
 
+def test_port_80_is_open_on_the_load_balancer_group_only_for_the_redirect(
+    pro: TenantPlan,
+) -> None:
+    groups = {g.name: g.id for g in pro.by_type("aws:ec2/securityGroup:SecurityGroup")}
+    public = [r for r in pro.by_type(INGRESS) if r.inputs.get("cidrIpv4") == "0.0.0.0/0"]
+    assert sorted(
+        (r.inputs["securityGroupId"], r.inputs["fromPort"], r.inputs["toPort"]) for r in public
+    ) == [(groups["testco-endpoint-lb-sg"], p, p) for p in (80, 443)]
+
+
+def test_the_pack_admits_the_redirect_and_refuses_port_80_once_it_forwards(
+    pro: TenantPlan,
+) -> None:
+    spec = make_spec(addons={"endpoint": {}})
+    assert mandatory_findings(pro, spec) == []
+    http = next(r for r in pro.by_type(LISTENER) if r.inputs["port"] == 80)
+    forward = [{"type": "forward", "targetGroupArn": "arn:tg"}]
+    forwarding = http.model_copy(
+        update={
+            "inputs": {**http.inputs, "defaultActions": forward},
+            "outputs": {**http.outputs, "defaultActions": forward},
+        }
+    )
+    mutated = pro.model_copy(
+        update={"resources": [forwarding if r is http else r for r in pro.resources]}
+    )
+    evaluation = evaluate_plan(mutated, stack_config=engine_config(spec))
+    found = {(f.policy, f.resource_name) for f in evaluation.findings if f.mandatory}
+    assert found == {
+        ("aws-vpc-security-group-disallow-public-http-ingress", "testco-endpoint-lb-sg"),
+        ("aws-lb-listener-enforce-https", "testco-endpoint-http-redirect"),
+    }
+
+
+def mandatory_findings(plan: TenantPlan, spec: TenantSpec) -> list[str]:
+    evaluation = evaluate_plan(plan, stack_config=engine_config(spec))
+    return [f.message for f in evaluation.findings if f.mandatory]
+
+
 def test_without_redirect_port_80_is_neither_listened_on_nor_open() -> None:
-    plan = endpoint_plan()
+    plan = endpoint_plan(redirect_http=False)
     assert [r.inputs["port"] for r in plan.by_type(LISTENER)] == [443]
     public = [r for r in plan.by_type(INGRESS) if r.inputs.get("cidrIpv4") == "0.0.0.0/0"]
     assert [(r.inputs["fromPort"], r.inputs["toPort"]) for r in public] == [(443, 443)]

@@ -75,10 +75,10 @@ def test_public_ingress_outside_allowed_ports(change: dict[str, Any], expected: 
 def test_public_https_is_allowed_and_ports_are_configurable() -> None:
     open_443 = changed(INGRESS, "cidrIpv4", "0.0.0.0/0")
     assert violations(network.vpc_security_group_disallow_public_ingress, ingress(open_443)) == []
-    open_80 = changed(changed(open_443, "fromPort", 80), "toPort", 80)
+    open_8080 = changed(changed(open_443, "fromPort", 8080), "toPort", 8080)
     policy = network.vpc_security_group_disallow_public_ingress
-    assert len(violations(policy, ingress(open_80))) == 1
-    assert violations(policy, ingress(open_80), config={"allowedPorts": [80, 443]}) == []
+    assert len(violations(policy, ingress(open_8080))) == 1
+    assert violations(policy, ingress(open_8080), config={"allowedPorts": [8080, 443]}) == []
 
 
 def test_inline_and_legacy_rule_shapes_are_checked() -> None:

@@ -11,6 +11,7 @@ from policies.iam_documents import (
     BUCKET_POLICY,
     KMS_KEY,
     KMS_KEY_POLICY,
+    LOG_RESOURCE_POLICY,
     ROLE,
     SECRET,
     SECRET_POLICY,
@@ -19,7 +20,7 @@ from policies.iam_documents import (
     SQS_QUEUE,
     SQS_QUEUE_POLICY,
 )
-from policies.rules import iam, kms, messaging, s3, secrets
+from policies.rules import data, iam, kms, messaging, s3, secrets
 from tests.policies.harness import ACCOUNT, SPEC, TAGS, policy_document, provider, res, violations
 
 OTHER = "210987654321"
@@ -28,6 +29,7 @@ TOPIC_ARN = f"arn:aws:sns:eu-west-1:{ACCOUNT}:acme-alarms"
 QUEUE_ARN = f"arn:aws:sqs:eu-west-1:{ACCOUNT}:acme-jobs"
 QUEUE_URL = f"https://sqs.eu-west-1.amazonaws.com/{ACCOUNT}/acme-jobs"
 SECRET_ARN = f"arn:aws:secretsmanager:eu-west-1:{ACCOUNT}:secret:tenants/acme/app-1a2b3c"
+MAIL_LOGS = f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:/tenants/*/mail:*"
 KEY_ADMIN = {
     "Sid": "AccountAdministration",
     "Effect": "Allow",
@@ -48,6 +50,7 @@ CARRIERS: dict[str, tuple[str, dict[str, Any], str]] = {
     SECRET: ("policy", {"name": "tenants/acme/app", "kmsKeyId": "k"}, "*"),
     SECRET_POLICY: ("policy", {"secretArn": SECRET_ARN}, "*"),
     ROLE: ("assumeRolePolicy", {"permissionsBoundary": "b"}, ""),
+    LOG_RESOURCE_POLICY: ("policyDocument", {"policyName": "tenants-mail-events"}, MAIL_LOGS),
 }
 PUBLIC_POLICIES = {
     BUCKET_POLICY: s3.s3_bucket_disallow_public_policy,
@@ -60,6 +63,7 @@ PUBLIC_POLICIES = {
     SECRET: secrets.secretsmanager_secret_disallow_public_policy,
     SECRET_POLICY: secrets.secretsmanager_secret_disallow_public_policy,
     ROLE: iam.iam_role_disallow_wildcard_trust,
+    LOG_RESOURCE_POLICY: data.cloudwatch_log_resource_policy_disallow_public,
 }
 UNTRUSTED = iam.iam_resource_policy_disallow_untrusted_accounts
 
@@ -135,7 +139,9 @@ def test_another_account_is_refused_unless_allowed(type_: str) -> None:
     assert violations(UNTRUSTED, resource, config={"allowedAccounts": [STRANGER]}) == []
 
 
-@pytest.mark.parametrize("type_", [KMS_KEY, SNS_TOPIC_POLICY, SQS_QUEUE_POLICY, SQS_QUEUE])
+@pytest.mark.parametrize(
+    "type_", [KMS_KEY, SNS_TOPIC_POLICY, SQS_QUEUE_POLICY, SQS_QUEUE, LOG_RESOURCE_POLICY]
+)
 def test_the_resources_own_account_is_not_another_account(type_: str) -> None:
     statement = {
         "Effect": "Allow",
@@ -317,3 +323,16 @@ def test_a_source_account_without_a_proven_own_account_is_trusted() -> None:
         "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
     }
     assert violations(UNTRUSTED, carrier(BUCKET_POLICY, statement)) == []
+
+
+def test_the_shared_mail_log_policy_lets_events_act_for_its_own_account_only() -> None:
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
+    }
+    assert violations(UNTRUSTED, carrier(LOG_RESOURCE_POLICY, statement)) == []
+    foreign = {**statement, "Condition": {"StringEquals": {"aws:SourceAccount": STRANGER}}}
+    [message] = violations(UNTRUSTED, carrier(LOG_RESOURCE_POLICY, foreign))
+    assert f"lets AWS services act for account(s) {STRANGER}" in message

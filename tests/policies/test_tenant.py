@@ -249,3 +249,36 @@ def test_isolation_reads_documents_as_json_strings() -> None:
     )
     assert isinstance(json.loads(stack[-1].inputs["policy"]), dict)
     assert len(violations(tenant.tenant_iam_policy_enforce_isolation, *stack)) == 1
+
+
+def event_target(arn: str) -> Any:
+    return res(
+        tenant.EVENT_TARGET,
+        "acme-mail-events-to-log",
+        {"rule": "tenant-acme-mail-events", "arn": arn},
+    )
+
+
+LOGS = "arn:aws:logs:eu-west-1:123456789012:log-group:"
+
+
+def test_event_rules_write_into_the_tenant_own_log_groups() -> None:
+    policy = tenant.tenant_event_target_enforce_own_log_group
+    assert violations(policy, event_target(f"{LOGS}/tenants/acme/mail")) == []
+    assert violations(policy, event_target(f"{LOGS}/tenants/acme/mail:*")) == []
+    assert violations(policy, event_target(f"{LOGS}/tenants/acme-corp/mail")) == [
+        "EventTarget 'acme-mail-events-to-log' sends events to log group "
+        "'/tenants/acme-corp/mail', not one of tenant 'acme' (under '/tenants/acme/')"
+    ]
+    assert len(violations(policy, event_target(f"{LOGS}/aws/events/everything"))) == 1
+
+
+def test_event_targets_other_than_log_groups_are_not_judged() -> None:
+    result = evaluate(
+        tenant.tenant_event_target_enforce_own_log_group,
+        event_target("arn:aws:sns:eu-west-1:123456789012:tenant-acme-alarms"),
+    )
+    assert result.findings == ()
+    assert [n.reason for n in result.not_applicable] == [
+        "the target is not a CloudWatch Logs log group"
+    ]
