@@ -17,7 +17,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import TextIO
 
-from control_plane.settings import LogFormat
+from control_plane.settings import LogFormat, Settings
 
 _TENANT: ContextVar[str | None] = ContextVar("tenants_log_tenant", default=None)
 _JOB: ContextVar[int | None] = ContextVar("tenants_log_job", default=None)
@@ -84,4 +84,13 @@ def configure_logging(
         for old in list(server_logger.handlers):
             server_logger.removeHandler(old)
         server_logger.propagate = True
+        server_logger.setLevel(logging.NOTSET)  # the root's level decides, access lines too
     return handler
+
+
+def configure_for(settings: Settings) -> logging.Handler:
+    """The worker's and the server's logging: JSON lines from `info` up for a collector, or
+    text from `warning` up beside the commands' own console output."""
+    if settings.log_format is LogFormat.JSON:
+        return configure_logging(LogFormat.JSON, level=logging.INFO)
+    return configure_logging(LogFormat.TEXT, level=logging.WARNING)

@@ -34,7 +34,7 @@ from types import FrameType
 from sqlalchemy.exc import OperationalError
 
 from components.spec import TenantSpec
-from control_plane.logs import log_context
+from control_plane.logs import configure_for, log_context
 from control_plane.queue.drift_schedule import DriftSchedule
 from control_plane.queue.jobs import (
     APPLY_KINDS,
@@ -524,6 +524,7 @@ def run_threads(
 
 
 def _process_main(settings: Settings, make_runner: RunnerFactory, drain: bool) -> None:
+    configure_for(settings)  # a spawned process starts with no logging configured
     run_threads(settings, make_runner, count=1, drain=drain)
 
 
