@@ -5,6 +5,9 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -108,3 +111,37 @@ def test_a_request_about_a_tenant_is_attributed_to_it(stream: io.StringIO) -> No
         and about_acme["message"] == "serving /api/v1/tenants/acme/spec"
     )
     assert health["tenant"] is None
+
+
+def test_tenants_log_format_json_makes_the_worker_write_json_lines(tmp_path: Path) -> None:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("TENANTS_")},
+        "TENANTS_DATA_DIR": str(tmp_path / "data"),
+        "TENANTS_STACKS_DIR": str(tmp_path / "stacks"),
+        "TENANTS_RUNNER": "offline",
+        "TENANTS_LOG_FORMAT": "json",
+    }
+    command = [sys.executable, "-m", "control_plane.cli"]
+    create = [*command, "tenants", "create", "acme", "--plan", "free", "--region", "eu-west-1"]
+    subprocess.run(create, env=env, check=True, capture_output=True, timeout=120)
+
+    drained = subprocess.run(
+        [*command, "worker", "--drain"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    assert drained.returncode == 0, drained.stderr
+    lines = [json.loads(line) for line in drained.stderr.splitlines()]
+    assert lines and all(
+        {"time", "level", "logger", "message", "tenant", "job"} <= set(line) for line in lines
+    )
+    about_the_job = [line for line in lines if line["logger"] == "control_plane.queue.worker"]
+    assert [line["message"] for line in about_the_job] == [
+        "job 1: provision acme, attempt 1",
+        "job 1: succeeded",
+    ]
+    assert {(line["tenant"], line["job"]) for line in about_the_job} == {("acme", 1)}
