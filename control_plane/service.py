@@ -690,7 +690,9 @@ class TenantService:
                 Operation.tenant_id == tenant.id,
                 Operation.status == "succeeded",
                 Operation.mode.is_not(None),
-                Operation.action.not_in([JobKind.PREVIEW.value, JobKind.REFRESH.value]),
+                Operation.action.not_in(
+                    [JobKind.PREVIEW.value, JobKind.REFRESH.value, JobKind.DRIFT.value]
+                ),
             )
             .order_by(Operation.id.desc())
             .limit(1)

@@ -48,15 +48,14 @@ def drift(
 ) -> None:
     """Drifted resources from the last check, and registry, stack file and applied spec
     differences."""
-    if (check or repair) and tenant is None:
-        raise fail("--check and --repair need a TENANT", code=2)
     if check and repair:
         raise fail("pass --check or --repair, not both", code=2)
     with registry() as (settings, database), user_errors():
         if check or repair:
+            if tenant is None:
+                raise fail("--check and --repair need a TENANT", code=2)
             service = TenantService(database, settings)
             kind = JobKind.DRIFT if check else JobKind.UP
-            assert tenant is not None
             accepted = service.run(tenant, kind, actor=actor_name(actor))
             if as_json:
                 print_json(accepted)
@@ -66,6 +65,7 @@ def drift(
                     f"[bold]{tenant}[/]: {what}: {escape(accepted.message)}; run it with "
                     "`tenantctl worker --drain`",
                     highlight=False,
+                    soft_wrap=True,
                 )
             return
         report = DriftReport(database, StackFiles(settings.stacks_dir))

@@ -128,7 +128,7 @@ KNOWN_FAILURES: tuple[KnownFailure, ...] = (
     ),
     KnownFailure(
         "policy violation",
-        re.compile(r"mandatory policy|policy violation", re.I),
+        re.compile(r"mandatory policy|policy violation|refused by policy", re.I),
         lambda t: (
             f"the policy pack refused the run: `tenantctl check {t}` lists the findings "
             "with their remediation"

@@ -65,6 +65,8 @@ def test_an_offline_check_finds_drift_and_an_up_repairs_it(
     drain(_offline(settings))
     assert DriftReport(database, stacks).tenant("acme").drifted is False
 
+    # A check is not an `up`: the tenant keeps the outputs its last `up` gave it.
+    assert service.show("acme").outputs["tenant"] == "acme"
     bucket = _lose_a_bucket(settings, "acme")
     service.run("acme", JobKind.DRIFT, actor="ops")
     drain(_offline(settings))
