@@ -54,6 +54,9 @@ class NoopRunner:
     ) -> RunResult:
         return self._done(StackOperation.DESTROY, on_event)
 
+    def drift(self, spec: TenantSpec, on_event: EventSink, fence: Fence = UNFENCED) -> RunResult:
+        return self._done(StackOperation.DRIFT, on_event)
+
     def outputs(self, tenant_id: str) -> dict[str, Any]:
         return {}
 

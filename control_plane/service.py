@@ -473,9 +473,11 @@ class TenantService:
             )
 
     def run(self, tenant_id: str, kind: JobKind, *, actor: str) -> Accepted:
-        """Queue `up`, `preview` or `refresh` of the current desired spec."""
+        """Queue `up`, `preview`, `refresh` or a drift check of the current desired spec."""
         actions = {JobKind.UP: Action.UP, JobKind.PREVIEW: Action.PREVIEW}
         actions[JobKind.REFRESH] = Action.REFRESH
+        # A drift check reads like a refresh and, unlike one, never writes the state.
+        actions[JobKind.DRIFT] = Action.REFRESH
         if kind not in actions:
             allowed = ", ".join(k.value for k in actions)
             raise ValueError(f"{kind.value} is not a direct stack operation; use one of {allowed}")
@@ -685,7 +687,9 @@ class TenantService:
                 Operation.tenant_id == tenant.id,
                 Operation.status == "succeeded",
                 Operation.mode.is_not(None),
-                Operation.action.not_in([JobKind.PREVIEW.value, JobKind.REFRESH.value]),
+                Operation.action.not_in(
+                    [JobKind.PREVIEW.value, JobKind.REFRESH.value, JobKind.DRIFT.value]
+                ),
             )
             .order_by(Operation.id.desc())
             .limit(1)

@@ -8,11 +8,18 @@ PostgreSQL and `backend_url` at a shared state backend.
 from __future__ import annotations
 
 import ipaddress
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import (
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _PRIVATE_RANGES = tuple(
@@ -29,6 +36,18 @@ class RunnerMode(StrEnum):
     """Always evaluate offline under mocks and record plans."""
     AUTOMATION = "automation"
     """Always deploy through the Automation API (fails without the CLI)."""
+
+
+class LogFormat(StrEnum):
+    """How the worker and the server write their logs."""
+
+    TEXT = "text"
+    JSON = "json"
+    """One JSON object per line, with the tenant and job of the line."""
+
+
+MIN_DRIFT_INTERVAL = timedelta(minutes=1)
+MAX_DRIFT_INTERVAL = timedelta(days=30)
 
 
 class Settings(BaseSettings):
@@ -73,6 +92,31 @@ class Settings(BaseSettings):
         default="OrganizationAccountAccessRole", pattern=r"^[\w+=,.@-]{1,64}$"
     )
     """Role Organizations creates in a silo account for the control plane to assume."""
+    drift_interval: timedelta = timedelta(hours=6)
+    """How often long-running workers check each deployed tenant for drift (ISO 8601, e.g.
+    `PT6H`, or seconds); `0` turns scheduled checks off."""
+    policy_config: Path | None = None
+    """Pack configuration JSON (`--policy-pack-config` format) every `up` and `preview` uses."""
+    log_format: LogFormat = LogFormat.TEXT
+    """`text`, or `json`: one object per line carrying the tenant and job."""
+
+    @field_validator("drift_interval", mode="wrap")
+    @classmethod
+    def _drift_interval(cls, value: object, handler: ValidatorFunctionWrapHandler) -> timedelta:
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)  # plain seconds, as the environment spells them
+        try:
+            interval: timedelta = handler(value)
+        except ValidationError:
+            raise ValueError(
+                f"{str(value)[:40]!r} is not a duration; use ISO 8601 like PT6H, or seconds"
+            ) from None
+        if interval != timedelta(0) and not MIN_DRIFT_INTERVAL <= interval <= MAX_DRIFT_INTERVAL:
+            raise ValueError(
+                f"drift interval {interval} is outside 1 minute to 30 days (ISO 8601 like "
+                "PT6H, or seconds; 0 turns scheduled checks off)"
+            )
+        return interval
 
     @field_validator("cidr_pool")
     @classmethod

@@ -79,7 +79,17 @@ CELL_OVER_QUOTA = GateRule(
     "keep the change out of this cell; new tenants are placed by the control plane.",
     controls=(soc2("A1.1"), iso("A.8.6")),
 )
-GATE_RULES = (OVERLAPPING_CIDRS, DUPLICATE_TENANTS, INVALID_STACK, CELL_OVER_QUOTA)
+UNSYNCED_STACK = GateRule(
+    name="fleet-stack-disallow-unsynced-edit",
+    description="A registered tenant's stack file holds the registry's desired spec: an "
+    "edit is taken in by `tenantctl sync` before it is what gets deployed.",
+    severity=Severity.HIGH,
+    remediation="Run `tenantctl sync TENANT` (the workflow does on merge) to make the edit "
+    "the desired spec, or restore the file from the registry (`tenantctl tenants show`).",
+    controls=(soc2("CC8.1"), iso("A.8.32")),
+)
+"""Reported by the control plane (it reads the registry); the gate never imports it."""
+GATE_RULES = (OVERLAPPING_CIDRS, DUPLICATE_TENANTS, INVALID_STACK, CELL_OVER_QUOTA, UNSYNCED_STACK)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ LAYERS: dict[str, int] = {
     "control_plane.settings": 3,
     "control_plane.files": 3,
     "control_plane.registry": 4,
+    "control_plane.logs": 4,
     "control_plane.runners": 5,
     "control_plane.queue": 6,
     "control_plane.cells": 6,

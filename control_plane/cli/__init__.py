@@ -33,6 +33,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "health": ("health", "Alarm states, last run, failing jobs and drift, per tenant."),
     "diagnose": ("health", "Everything support needs about one tenant, with next steps."),
     "slo": ("health", "A month's availability against the plan's objective, and its credit."),
+    "drift": ("drift", "Drifted tenants and resources; queue a check (--check) or repair."),
     "events": ("events", "Lifecycle events out: list, deliver, manage webhook endpoints."),
     "billing": ("billing", "The billing webhook: serve it, reconcile, send sample events."),
     "invoices": ("invoices", "Issue (--issue) or preview (--preview) a tenant's invoices."),

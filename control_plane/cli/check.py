@@ -6,6 +6,7 @@ adds fleet-wide checks, and exits 1 when any mandatory policy is violated.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -22,6 +23,8 @@ from control_plane.cli.fleet import (
     report_reuse,
     stack_files,
 )
+from control_plane.ops.unsynced import unsynced_stack_findings
+from control_plane.registry.database import RegistryUnavailableError
 from control_plane.settings import Settings
 from planner.changes import ChangesError, changed_since
 from planner.stacks import UnknownTenantError
@@ -159,6 +162,14 @@ def check(
         except (OSError, ValueError) as error:
             _fail_usage(f"cannot read plan file {path}: {error}")
 
+    try:
+        unsynced = unsynced_stack_findings(settings, files, selected)
+    except RegistryUnavailableError as error:
+        _fail_usage(
+            f"registry database unavailable: {error}; unset TENANTS_DATABASE_URL to check the "
+            "stack files without comparing them with the registry"
+        )
+
     cache = open_plan_cache(settings, no_cache)
     with FleetProgress("checking") as progress:
         result = check_stacks(
@@ -171,6 +182,14 @@ def check(
             cells=cells,
         )
     report_reuse(result.reused, len(selected), cache)
+    if unsynced:
+        result = CheckResult(
+            tuple(
+                replace(r, findings=(*r.findings, *(f for f in unsynced if f.tenant == r.tenant)))
+                for r in result.tenants
+            ),
+            result.reused,
+        )
     if extra:
         result = CheckResult((*result.tenants, *extra), result.reused)
     report = render(result, fmt, chosen)

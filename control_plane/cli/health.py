@@ -144,6 +144,7 @@ def _print_diagnosis(report: Diagnosis) -> None:
         out.print(f"  drift: {escape(line)}", highlight=False)
     for line in health.failing_jobs:
         out.print(f"  job: {escape(line)}", highlight=False)
+    _print_quotas(report)
     out.print("\n[bold]last operations[/]")
     for op in report.operations:
         mode = f" ({op.mode})" if op.mode else ""
@@ -166,6 +167,30 @@ def _print_diagnosis(report: Diagnosis) -> None:
         out.print(
             f"  {sub.subscription_id}: {sub.status}, plan {sub.plan}, asks {sub.phase}, "
             f"{sub.payment}{pending}",
+            highlight=False,
+        )
+
+
+def _print_quotas(report: Diagnosis) -> None:
+    quotas = report.quotas
+    out.print("\n[bold]quota use[/]")
+    if quotas.cell is None:
+        out.print(
+            "  not placed in a cell: it deploys into the account of the control plane's "
+            "credentials, whose quotas are not tracked",
+            highlight=False,
+        )
+        return
+    read = f", read {quotas.quotas_read_at:%Y-%m-%d}" if quotas.quotas_read_at else ""
+    out.print(
+        f"  cell {quotas.cell} (account {quotas.account_id}, {quotas.headroom_percent}% "
+        f"headroom{read})",
+        highlight=False,
+    )
+    for row in quotas.use:
+        colour = "red" if row.used >= row.limit else "green"
+        out.print(
+            f"  {row.title} ({row.scope}): [{colour}]{row.used} of {row.limit}[/]",
             highlight=False,
         )
 

@@ -31,10 +31,11 @@ from control_plane.cli.context import (
     state_label,
     user_errors,
 )
+from control_plane.logs import configure_for
 from control_plane.queue.jobs import JobKind, JobQueue, JobStatus
 from control_plane.queue.worker import JobOutcome, run_processes, run_threads
 from control_plane.registry.repository import OperationStatus
-from control_plane.runners.factory import make_runner
+from control_plane.runners.factory import make_runner, start_runners
 from control_plane.service import JobView, OperationView, TenantService
 
 TenantArgument = Annotated[str, typer.Argument(help="Tenant id.")]
@@ -216,8 +217,15 @@ def worker(
         typer.Option("--drain", "--once", help="Run until the queue is empty, then exit."),
     ] = False,
 ) -> None:
-    """Run queued stack operations. SIGTERM finishes the current job; a second one releases it."""
+    """Run queued stack operations. SIGTERM finishes the current job; a second one releases it.
+
+    Without --drain, workers also queue a drift check of each deployed tenant every
+    TENANTS_DRIFT_INTERVAL."""
     with registry() as (settings, database), user_errors():
+        configure_for(settings)
+        plugins = start_runners(settings)
+        if plugins:
+            out.print(f"provider plugins: {', '.join(plugins)}", highlight=False)
         remaining = JobQueue(database, settings).unfinished()
         if processes:
             codes = run_processes(settings, make_runner, count=workers, drain=drain)

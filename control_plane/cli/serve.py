@@ -17,9 +17,10 @@ from control_plane.billing.settings import BillingSettings
 from control_plane.billing.store import SqlBillingStore
 from control_plane.cli.billing import print_step_lines
 from control_plane.cli.context import load_settings, out, registry, user_errors
+from control_plane.logs import configure_for
 from control_plane.ops.metrics import ServerMetrics
 from control_plane.queue.worker import Worker, worker_name
-from control_plane.runners.factory import make_runner
+from control_plane.runners.factory import make_runner, start_runners
 from control_plane.web.app import build_context, create_app
 from control_plane.web.checkout import CheckoutSettings
 
@@ -80,6 +81,10 @@ def serve(
                 except Exception:
                     logger.exception("access sweep failed; retrying next pass")
 
+        if workers:
+            plugins = start_runners(settings)
+            if plugins:
+                out.print(f"provider plugins: {', '.join(plugins)}", highlight=False)
         threads = []
         if reconcile_every > 0:
             threads.append(threading.Thread(target=sweep, name="access-sweep", daemon=True))
@@ -95,8 +100,10 @@ def serve(
             f", metrics at /metrics, {workers} worker(s)"
         )
         app = create_app(context, billing, store, reconciler=loop, metrics=metrics)
+        server = webhook_server(app, billing, host=host, port=port)
+        configure_for(settings)  # after uvicorn's own set-up, so its lines use ours too
         try:
-            webhook_server(app, billing, host=host, port=port).run()
+            server.run()
         finally:
             stop.set()
             if loop is not None:

@@ -14,14 +14,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from control_plane.billing.ledger import SubscriptionState, TenantPhase, desired
-from control_plane.ops.health import HealthCheck, TenantHealth
+from control_plane.cells.capacity import QuotaUse, cell_use
+from control_plane.cells.placement import placed_in
+from control_plane.ops.health import RESOURCE_DRIFT, HealthCheck, TenantHealth
 from control_plane.registry.billing_models import SubscriptionLedger
+from control_plane.registry.cell_models import CellRecord, TenantPlacement
 from control_plane.registry.database import Database
 from control_plane.registry.lifecycle import TenantState
 from control_plane.registry.models import Job, utcnow
 from control_plane.registry.repository import Registry
+from planner.quotas import ACCOUNT_SCOPE
 
 MAX_TEXT = 400
 EVENT_LINES = 8
@@ -54,6 +59,23 @@ class BillingSummary:
 
 
 @dataclass(frozen=True)
+class QuotaSummary:
+    """The quotas of the tenant's cell that its region and account draw on."""
+
+    cell: str | None
+    """None: not placed in a cell (the ambient credentials' account, quotas not tracked)."""
+    account_id: str | None
+    headroom_percent: int
+    use: list[QuotaUse]
+    """Reserved units against each quota less the headroom, this tenant included."""
+    quotas_read_at: datetime | None
+
+    @property
+    def reached(self) -> list[QuotaUse]:
+        return [row for row in self.use if row.used >= row.limit]
+
+
+@dataclass(frozen=True)
 class Diagnosis:
     tenant_id: str
     plan: str
@@ -64,6 +86,7 @@ class Diagnosis:
     health: TenantHealth
     operations: list[OperationSummary]
     billing: list[BillingSummary]
+    quotas: QuotaSummary
     next_steps: list[str] = field(default_factory=list)
 
 
@@ -91,7 +114,8 @@ KNOWN_FAILURES: tuple[KnownFailure, ...] = (
         ),
         lambda t: (
             "an AWS service quota is reached in the tenant's account and region: request an "
-            f"increase in Service Quotas (or free capacity), then `tenantctl up {t}`"
+            "increase in Service Quotas (or free capacity; for a cell's account, then "
+            f"`tenantctl cells refresh CELL`), then `tenantctl up {t}`"
         ),
     ),
     KnownFailure(
@@ -104,7 +128,7 @@ KNOWN_FAILURES: tuple[KnownFailure, ...] = (
     ),
     KnownFailure(
         "policy violation",
-        re.compile(r"mandatory policy|policy violation", re.I),
+        re.compile(r"mandatory policy|policy violation|refused by policy", re.I),
         lambda t: (
             f"the policy pack refused the run: `tenantctl check {t}` lists the findings "
             "with their remediation"
@@ -163,6 +187,7 @@ class Diagnostician:
                 select(SubscriptionLedger).where(SubscriptionLedger.tenant_id == tenant_id)
             ).all()
             billing = [_billing(row, moment) for row in ledgers]
+            quotas = quota_summary(session, tenant_id)
             why = _why(tenant.state, tenant.last_error, pending, billing)
             texts = [tenant.last_error or ""]
             texts += [op.error or "" for op in operations[:2]]
@@ -174,9 +199,17 @@ class Diagnostician:
                     f"read the engine messages below, fix the cause, then `tenantctl up "
                     f"{tenant_id}` retries"
                 )
+            steps += _quota_steps(tenant_id, quotas)
             for line in health.drift:
                 if line.startswith("desired spec"):
                     steps.append(f"`tenantctl up {tenant_id}` applies the registry's desired spec")
+                elif line.startswith(RESOURCE_DRIFT):
+                    steps.append(
+                        f"resources differ from the last `up`: `tenantctl drift {tenant_id}` "
+                        f"lists them; `tenantctl drift --repair {tenant_id}` queues an `up` "
+                        "that puts them back (a change made outside that should stay goes "
+                        f"into the spec first: `tenantctl tenants update {tenant_id} --set ...`)"
+                    )
                 else:
                     steps.append(
                         f"`tenantctl sync {tenant_id}` takes the edited stack file in as a spec "
@@ -191,8 +224,36 @@ class Diagnostician:
                 health=health,
                 operations=operations,
                 billing=billing,
+                quotas=quotas,
                 next_steps=steps,
             )
+
+
+def quota_summary(session: Session, tenant_id: str) -> QuotaSummary:
+    """Use of the tenant's cell quotas in its region and account-wide."""
+    placement = session.get(TenantPlacement, tenant_id)
+    cell = session.get(CellRecord, placement.cell_name) if placement is not None else None
+    if placement is None or cell is None:
+        return QuotaSummary(None, None, 0, [], None)
+    rows = cell_use(cell.quotas, cell.headroom_percent, cell.regions, placed_in(session, cell.name))
+    return QuotaSummary(
+        cell=cell.name,
+        account_id=cell.account_id,
+        headroom_percent=cell.headroom_percent,
+        use=[row for row in rows if row.scope in (placement.region, ACCOUNT_SCOPE)],
+        quotas_read_at=cell.quotas_read_at,
+    )
+
+
+def _quota_steps(tenant_id: str, quotas: QuotaSummary) -> list[str]:
+    return [
+        f"quota reached in cell {quotas.cell}: {row.title} in {row.scope} is at {row.used} of "
+        f"{row.limit} (quota {row.value:g} less {quotas.headroom_percent}% headroom); "
+        f"{tenant_id}'s own reservation is counted, but a plan upgrade or another tenant "
+        f"there does not fit: raise the quota in account {quotas.account_id} (Service "
+        f"Quotas), then `tenantctl cells refresh {quotas.cell}`"
+        for row in quotas.reached
+    ]
 
 
 def _billing(row: SubscriptionLedger, now: datetime) -> BillingSummary:

@@ -23,9 +23,11 @@ from components.names import alarm_name_prefix
 from components.stack_config import InvalidStackError
 from control_plane.queue.jobs import APPLY_KINDS, UNFINISHED, JobStatus
 from control_plane.registry.database import Database
+from control_plane.registry.drift import drift_finding
 from control_plane.registry.lifecycle import TenantState
 from control_plane.registry.models import Job, Operation, Tenant
 from control_plane.registry.repository import OperationStatus, Registry
+from control_plane.registry.runs import RunMode
 from control_plane.runners import sandbox
 from planner.stacks import StackFiles, UnknownTenantError
 
@@ -105,7 +107,28 @@ def read_alarms(cloudwatch: Any, tenant_id: str) -> list[AlarmState]:
     return sorted(found, key=lambda a: a.name)
 
 
+RESOURCE_DRIFT = "resources drifted"
+"""How the line about the last drift check's findings starts."""
+
+
 def drift(session: Session, tenant: Tenant, stacks: StackFiles) -> list[str]:
+    """What differs between the registry's desired spec, the stack file, the last run and
+    (from the last drift check) the deployed resources."""
+    found = spec_drift(session, tenant, stacks)
+    finding = drift_finding(session, tenant.id)
+    if finding is not None and finding.drifted and tenant.state != TenantState.RETIRED:
+        where = "in the cloud" if finding.mode == RunMode.DEPLOY else "against the last plan"
+        shown = ", ".join(r.line() for r in finding.resources[:5])
+        more = len(finding.resources) - 5
+        found.append(
+            f"{RESOURCE_DRIFT} {where}: {len(finding.resources)} (checked "
+            f"{finding.checked_at:%Y-%m-%d %H:%M} UTC): {shown}"
+            + (f" and {more} more" if more > 0 else "")
+        )
+    return found
+
+
+def spec_drift(session: Session, tenant: Tenant, stacks: StackFiles) -> list[str]:
     """What differs between the registry's desired spec, the stack file and the last run."""
     if tenant.state == TenantState.RETIRED:
         return []
@@ -123,7 +146,7 @@ def drift(session: Session, tenant: Tenant, stacks: StackFiles) -> list[str]:
         found.append(f"stack file does not hold a valid spec: {str(error)[:MAX_ERROR_CHARS]}")
     else:
         if on_disk != desired:
-            changed = _changed_fields(
+            changed = changed_fields(
                 desired.model_dump(mode="json"), on_disk.model_dump(mode="json")
             )
             found.append(
@@ -151,11 +174,12 @@ def drift(session: Session, tenant: Tenant, stacks: StackFiles) -> list[str]:
     return found
 
 
-def _changed_fields(before: Any, after: Any, path: str = "") -> list[str]:
+def changed_fields(before: Any, after: Any, path: str = "") -> list[str]:
+    """Dotted paths of the fields that differ between two JSON documents."""
     if isinstance(before, dict) and isinstance(after, dict):
         changed: list[str] = []
         for key in sorted(set(before) | set(after)):
-            changed += _changed_fields(before.get(key), after.get(key), f"{path}{key}.")
+            changed += changed_fields(before.get(key), after.get(key), f"{path}{key}.")
         return changed
     return [] if before == after else [path.rstrip(".")]
 

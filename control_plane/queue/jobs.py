@@ -38,6 +38,8 @@ class JobKind(StrEnum):
     PREVIEW = "preview"
     REFRESH = "refresh"
     DEPROVISION = "deprovision"
+    DRIFT = "drift"
+    """A read-only drift check (scheduled, or `tenantctl drift --check`)."""
 
 
 APPLY_KINDS = frozenset(

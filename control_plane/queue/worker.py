@@ -34,6 +34,8 @@ from types import FrameType
 from sqlalchemy.exc import OperationalError
 
 from components.spec import TenantSpec
+from control_plane.logs import configure_for, log_context
+from control_plane.queue.drift_schedule import DriftSchedule
 from control_plane.queue.jobs import (
     APPLY_KINDS,
     STATE_CHANGING_KINDS,
@@ -45,6 +47,7 @@ from control_plane.queue.jobs import (
 )
 from control_plane.registry import cidr
 from control_plane.registry.database import Database, open_database
+from control_plane.registry.drift import clear_drift, record_drift
 from control_plane.registry.lifecycle import Action, TenantState, next_state
 from control_plane.registry.repository import OperationStatus, Registry
 from control_plane.registry.runs import RunResult
@@ -199,6 +202,7 @@ class Worker:
         self.stacks = stacks if stacks is not None else StackFiles(settings.stacks_dir)
         self.queue = JobQueue(database, settings)
         self.on_outcome = on_outcome
+        self.drift_schedule = DriftSchedule(database, settings)
         self._current: tuple[ClaimedJob, int] | None = None
 
     def run_one(self) -> JobOutcome | None:
@@ -212,9 +216,11 @@ class Worker:
         return outcome
 
     def run(self, stop: threading.Event) -> int:
-        """Work until `stop` is set; the number of jobs run."""
+        """Work until `stop` is set; the number of jobs run. Drift checks that are due are
+        queued here, so wherever workers run, deployed tenants are checked on schedule."""
         done = 0
         while not stop.is_set():
+            self._schedule_drift_checks()
             ran = self._step()
             if ran:
                 done += 1
@@ -247,6 +253,15 @@ class Worker:
             time.sleep(REGISTRY_RETRY_SECONDS)
             return None
 
+    def _schedule_drift_checks(self) -> None:
+        try:
+            queued = self.drift_schedule.enqueue_due()
+        except OperationalError:
+            logger.warning("registry unavailable; drift checks are scheduled on a later pass")
+            return
+        if queued:
+            logger.info("drift checks queued for %s tenant(s)", len(queued))
+
     def release_current(self) -> ClaimedJob | None:
         """Hand the running job back to the queue (hard shutdown); the job, if any."""
         current = self._current
@@ -263,6 +278,15 @@ class Worker:
         return job
 
     def _process(self, job: ClaimedJob) -> JobOutcome:
+        with log_context(tenant=job.tenant_id, job=job.id):
+            logger.info(
+                "job %s: %s %s, attempt %s", job.id, job.kind.value, job.tenant_id, job.attempt
+            )
+            outcome = self._process_in_context(job)
+            logger.info("job %s: %s", job.id, outcome.status.value)
+            return outcome
+
+    def _process_in_context(self, job: ClaimedJob) -> JobOutcome:
         result: RunResult | None = None
         error: str | None = None
         retryable = False
@@ -344,6 +368,8 @@ class Worker:
             return self.runner.preview(spec, events, lease)
         if job.kind is JobKind.REFRESH:
             return self.runner.refresh(spec, events, lease)
+        if job.kind is JobKind.DRIFT:
+            return self.runner.drift(spec, events, lease)
         return self.runner.destroy(spec, events, purge=job.purge, fence=lease)
 
     def _settle_success(
@@ -356,6 +382,18 @@ class Worker:
                 registry = Registry(session)
                 registry.finish_operation(operation_id, OperationStatus.SUCCEEDED, result=result)
                 tenant = registry.tenant(job.tenant_id, for_update=True)
+                if job.kind is JobKind.DRIFT:
+                    record_drift(
+                        session,
+                        job.tenant_id,
+                        result,
+                        spec_version=job.spec_version,
+                        job_id=job.id,
+                        operation_id=operation_id,
+                    )
+                elif job.kind in APPLY_KINDS:
+                    # The stack now matches its spec: an earlier drift finding is repaired.
+                    clear_drift(session, job.tenant_id)
                 if job.kind in STATE_CHANGING_KINDS:
                     tenant.last_error = None
                     if not self.queue.has_later_state_change(session, job):
@@ -486,6 +524,7 @@ def run_threads(
 
 
 def _process_main(settings: Settings, make_runner: RunnerFactory, drain: bool) -> None:
+    configure_for(settings)  # a spawned process starts with no logging configured
     run_threads(settings, make_runner, count=1, drain=drain)
 
 

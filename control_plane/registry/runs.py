@@ -23,6 +23,25 @@ class StackOperation(StrEnum):
     REFRESH = "refresh"
     DESTROY = "destroy"
     OUTPUTS = "outputs"
+    DRIFT = "drift"
+    """A read-only comparison of the stack with what it should be (never changes state)."""
+
+
+@dataclass(frozen=True)
+class DriftedResource:
+    """One resource that is not what the last `up` left (or, offline, what was planned)."""
+
+    urn: str
+    type: str
+    name: str
+    change: str
+    """What an `up` would do to put it back: `update`, `delete` (gone), `create`, ..."""
+    properties: tuple[str, ...] = ()
+    """The properties that differ, when the engine names them."""
+
+    def line(self) -> str:
+        changed = f" ({', '.join(self.properties[:6])})" if self.properties else ""
+        return f"{self.change} {self.type} {self.name}{changed}"
 
 
 PROVIDER_TYPE_PREFIX = "pulumi:providers:"
@@ -82,3 +101,5 @@ class RunResult:
     resources: list[RunResource] | None = None
     """The stack's resources after the run; None when the run does not establish them (a
     preview, a refusal)."""
+    drifted: tuple[DriftedResource, ...] = ()
+    """Drift checks only: the resources found drifted (empty: none)."""

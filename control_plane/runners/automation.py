@@ -21,8 +21,9 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from enum import Enum
+from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 from pulumi import automation as auto
@@ -32,6 +33,7 @@ from components.stack_config import ENDPOINT_KEY, SESSION_KEY, SPEC_KEY
 from control_plane.files import private_dir, write_private
 from control_plane.registry.runs import (
     PROVIDER_TYPE_PREFIX,
+    DriftedResource,
     RunMode,
     RunResource,
     RunResult,
@@ -71,6 +73,9 @@ LOCK_MESSAGE = "currently locked"
 _STREAM_PREFIX = re.compile(r"^(stdout|stderr):\s*")
 _EXIT_CODE_LINE = re.compile(r"^code: -?\d+$")
 _SECRETS_KEYS = ("secretsprovider", "encryptedkey", "encryptionsalt")
+PROVIDER_PACKAGES = {"aws": "pulumi-aws", "random": "pulumi-random"}
+"""Provider plugin -> the SDK package whose installed version pins it."""
+_NOT_DRIFT_OPS = frozenset({"same", "read"})
 
 
 class WorkspaceLayout:
@@ -281,6 +286,72 @@ def deployed_inventory(deployment: Mapping[str, Any] | None) -> list[RunResource
     ]
 
 
+def drifted_resource(event: auto.EngineEvent) -> DriftedResource | None:
+    """The resource a `preview_refresh` event shows drifted, or None.
+
+    A refresh step reports `refresh` with the properties that differ (or, as the engine
+    summarises it, `update` for a changed resource and `delete` for one gone from the
+    cloud); `same` and `read` are not drift, nor are the stack and its providers.
+    """
+    holder = event.res_outputs_event or event.resource_pre_event
+    if holder is None:
+        return None
+    step = holder.metadata
+    if step.type == ROOT_STACK_TYPE or step.type.startswith(PROVIDER_TYPE_PREFIX):
+        return None
+    op = step.op.value if isinstance(step.op, Enum) else str(step.op)
+    properties = tuple(sorted(set(step.diffs or ()) | set(step.detailed_diff or {})))
+    if op in _NOT_DRIFT_OPS or (op == "refresh" and not properties):
+        return None
+    return DriftedResource(
+        urn=step.urn,
+        type=step.type,
+        name=_urn_name(step.urn),
+        change="update" if op == "refresh" else op,
+        properties=properties,
+    )
+
+
+class PluginInstaller(Protocol):
+    """What installing plugins needs of a workspace (`auto.LocalWorkspace` has it)."""
+
+    def install_plugin(self, name: str, version: str, kind: str = "resource") -> None: ...
+
+
+def provider_plugins() -> dict[str, str]:
+    """Each provider plugin the program uses, at the version its installed SDK pins."""
+    return {name: f"v{metadata.version(package)}" for name, package in PROVIDER_PACKAGES.items()}
+
+
+def install_provider_plugins(workspace: PluginInstaller) -> list[str]:
+    """Install the pinned provider plugins (the CLI skips one already there); `name version`
+    of each."""
+    installed = []
+    for name, version in provider_plugins().items():
+        try:
+            workspace.install_plugin(name, version)
+        except auto.CommandError as exc:
+            raise RunnerError(
+                f"installing the {name} provider plugin {version} failed: {engine_message(exc)}"
+            ) from exc
+        installed.append(f"{name} {version}")
+    return installed
+
+
+class _DriftCollector:
+    """Relays events to the operation log and keeps the drifted resources, one per URN."""
+
+    def __init__(self, relay: Callable[[auto.EngineEvent], None]) -> None:
+        self._relay = relay
+        self.found: dict[str, DriftedResource] = {}
+
+    def __call__(self, event: auto.EngineEvent) -> None:
+        self._relay(event)
+        resource = drifted_resource(event)
+        if resource is not None:
+            self.found[resource.urn] = resource
+
+
 class _EventRelay:
     """Formats engine events into the sink and collects mandatory policy violations."""
 
@@ -298,7 +369,8 @@ class _EventRelay:
 
 
 class AutomationRunner:
-    """Runs `up`, `preview`, `refresh`, `destroy` and `outputs` through the pulumi CLI."""
+    """Runs `up`, `preview`, `refresh`, drift checks, `destroy` and `outputs` through the
+    pulumi CLI."""
 
     mode = RunMode.DEPLOY
 
@@ -310,9 +382,12 @@ class AutomationRunner:
         repo_root: Path = REPO_ROOT,
         aws_endpoint: str | None = None,
         environ: Mapping[str, str] | None = None,
+        policy_config: Path | None = None,
     ) -> None:
-        """`aws_endpoint` overrides the sandbox recorded in `data_dir` (see `tenantctl sandbox`)."""
+        """`aws_endpoint` overrides the sandbox recorded in `data_dir` (see `tenantctl sandbox`);
+        `policy_config` is the pack configuration file every `up` and `preview` gets."""
         self.layout = WorkspaceLayout(data_dir)
+        self.policy_config = policy_config.resolve() if policy_config is not None else None
         self.backend_url = backend_url
         self._repo_root = repo_root.resolve()
         self._aws_endpoint = aws_endpoint
@@ -321,6 +396,17 @@ class AutomationRunner:
     @property
     def policy_pack(self) -> Path:
         return self._repo_root / "policies"
+
+    @property
+    def policy_pack_configs(self) -> list[str] | None:
+        """The pack's configuration file, when one is set (the gate's `--policy-config`)."""
+        return None if self.policy_config is None else [str(self.policy_config)]
+
+    def install_plugins(self) -> list[str]:
+        """Install the provider plugins at the versions the installed SDKs pin, once at
+        start-up, so the first `up` of each tenant does not download them mid-run."""
+        workspace = auto.LocalWorkspace(env_vars={"PULUMI_SKIP_UPDATE_CHECK": "true"})
+        return install_provider_plugins(workspace)
 
     def _endpoint(self) -> str | None:
         if self._aws_endpoint is not None:
@@ -359,7 +445,11 @@ class AutomationRunner:
             with self._engine(StackOperation.UP, spec.tenant_id):
                 stack = self._fenced_stack(spec, fence)
                 with fence.watch(_canceller(stack, on_event)):
-                    result = stack.up(on_event=relay, policy_packs=[str(self.policy_pack)])
+                    result = stack.up(
+                        on_event=relay,
+                        policy_packs=[str(self.policy_pack)],
+                        policy_pack_configs=self.policy_pack_configs,
+                    )
                 state = stack.export_stack().deployment
         except RunnerError:
             if relay.violations:
@@ -379,7 +469,9 @@ class AutomationRunner:
         try:
             with self._engine(StackOperation.PREVIEW, spec.tenant_id):
                 result = self._fenced_stack(spec, fence).preview(
-                    on_event=relay, policy_packs=[str(self.policy_pack)]
+                    on_event=relay,
+                    policy_packs=[str(self.policy_pack)],
+                    policy_pack_configs=self.policy_pack_configs,
                 )
         except RunnerError:
             if relay.violations:
@@ -409,6 +501,24 @@ class AutomationRunner:
             changes=change_counts(result.summary.resource_changes),
             resource_count=deployed_resource_count(state),
             resources=deployed_inventory(state),
+        )
+
+    def drift(self, spec: TenantSpec, on_event: EventSink, fence: Fence = UNFENCED) -> RunResult:
+        """`preview_refresh`: what a refresh would change in the state, read-only (a real
+        `refresh` writes the cloud's values into the state and must not be a check)."""
+        collector = _DriftCollector(_EventRelay(on_event))
+        with self._engine(StackOperation.DRIFT, spec.tenant_id):
+            result = self._fenced_stack(spec, fence).preview_refresh(on_event=collector)
+        drifted = tuple(collector.found.values())
+        on_event(f"drift: {len(drifted)} resources drifted")
+        changes = change_counts(result.change_summary)
+        return RunResult(
+            operation=StackOperation.DRIFT,
+            mode=self.mode,
+            changes=changes,
+            # The change summary counts the root stack as one step.
+            resource_count=max(sum(changes.values()) - 1, 0),
+            drifted=drifted,
         )
 
     def destroy(

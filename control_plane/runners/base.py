@@ -105,4 +105,9 @@ class StackRunner(Protocol):
         self, spec: TenantSpec, on_event: EventSink, *, purge: bool, fence: Fence = UNFENCED
     ) -> RunResult: ...
 
+    def drift(self, spec: TenantSpec, on_event: EventSink, fence: Fence = UNFENCED) -> RunResult:
+        """Compare the stack with what it should be, read-only; `RunResult.drifted` lists
+        what differs. Never changes the stack's state."""
+        ...
+
     def outputs(self, tenant_id: str) -> dict[str, Any]: ...

@@ -29,6 +29,7 @@ from components.stack_config import InvalidStackError, engine_config
 from control_plane.files import PRIVATE_FILE_MODE, private_dir, write_private
 from control_plane.registry.runs import (
     PROVIDER_TYPE_PREFIX,
+    DriftedResource,
     RunMode,
     RunResource,
     RunResult,
@@ -46,6 +47,7 @@ from control_plane.runners.base import (
 from control_plane.runners.retention import plan_retention
 from planner.model import PlannedResource, TenantPlan
 from planner.program import PLANNER_LOCK, PlanError, plan_spec
+from policies.config import PackConfig
 from policies.gate import evaluate_plan
 
 PolicyCheck = Callable[[TenantSpec, TenantPlan], list[str]]
@@ -54,9 +56,12 @@ PolicyCheck = Callable[[TenantSpec, TenantPlan], list[str]]
 CHANGE_KINDS = ("create", "update", "delete", "same")
 
 
-def pack_violations(spec: TenantSpec, plan: TenantPlan) -> list[str]:
-    """The policy pack's mandatory findings on a plan, run by the offline gate."""
-    evaluation = evaluate_plan(plan, stack_config=engine_config(spec))
+def pack_violations(
+    spec: TenantSpec, plan: TenantPlan, pack_config: PackConfig | None = None
+) -> list[str]:
+    """The policy pack's mandatory findings on a plan, run by the offline gate (with the
+    pack configuration `TENANTS_POLICY_CONFIG` names, as `up` and `preview` get it)."""
+    evaluation = evaluate_plan(plan, stack_config=engine_config(spec), pack_config=pack_config)
     return [f"{f.policy}: {f.message}" for f in evaluation.findings if f.mandatory]
 
 
@@ -87,6 +92,56 @@ def changed_resources(
             changed.append(("update", resource))
     changed.extend(("delete", r) for urn, r in before.items() if urn not in current_urns)
     return changed
+
+
+def drifted_resources(previous: TenantPlan | None, current: TenantPlan) -> list[DriftedResource]:
+    """What an `up` of `current` would change in what `previous` planned, with the inputs
+    that differ. A provider's role session name names the job, so it never counts."""
+    before = {r.urn: r for r in previous.resources} if previous else {}
+    drifted = []
+    for change, resource in changed_resources(previous, current):
+        old = before.get(resource.urn)
+        properties: tuple[str, ...] = ()
+        if change == "update" and old is not None:
+            old_inputs, new_inputs = _comparable(old), _comparable(resource)
+            if old_inputs == new_inputs:
+                continue
+            properties = tuple(
+                sorted(
+                    key
+                    for key in set(old_inputs) | set(new_inputs)
+                    if old_inputs.get(key) != new_inputs.get(key)
+                )
+            )
+        drifted.append(
+            DriftedResource(
+                urn=resource.urn,
+                type=resource.type,
+                name=resource.name,
+                change=change,
+                properties=properties,
+            )
+        )
+    return drifted
+
+
+def _comparable(resource: PlannedResource) -> dict[str, Any]:
+    if not resource.type.startswith("pulumi:providers:"):
+        return dict(resource.inputs)
+    return {key: _without_session_names(value) for key, value in resource.inputs.items()}
+
+
+def _without_session_names(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(("[", "{")):
+        try:
+            value = json.loads(value)  # the engine passes provider objects as JSON strings
+        except ValueError:
+            return value
+    if isinstance(value, dict):
+        return {k: _without_session_names(v) for k, v in value.items() if k != "sessionName"}
+    if isinstance(value, list):
+        return [_without_session_names(v) for v in value]
+    return value
 
 
 def plan_changes(previous: TenantPlan | None, current: TenantPlan) -> dict[str, int]:
@@ -244,6 +299,39 @@ class OfflineRunner:
             resources=[],
         )
 
+    def drift(self, spec: TenantSpec, on_event: EventSink, fence: Fence = UNFENCED) -> RunResult:
+        """Offline there is no cloud to read: the drift is between the last accepted plan
+        and what the registry's desired spec plans to now (a spec or program change that
+        no `up` has applied). The stack file's side is `tenantctl health`'s to compare."""
+        on_event(
+            f"plan: comparing the last plan of {spec.tenant_id} with its desired spec "
+            "offline; no cloud is read"
+        )
+        record = self.store.load(spec.tenant_id)
+        if record is None:
+            on_event("plan: no plan recorded: every resource would be created")
+        elif record.spec != spec:
+            fields = _changed_fields(
+                record.spec.model_dump(mode="json"), spec.model_dump(mode="json")
+            )
+            on_event(f"plan: the last plan was made from another spec: {', '.join(fields[:8])}")
+        try:
+            with PLANNER_LOCK:
+                plan = plan_spec(spec, role_session_name=session_name(spec))
+        except (InvalidStackError, PlanError) as exc:
+            raise RunnerError(f"plan {spec.tenant_id}: {exc}") from exc
+        drifted = drifted_resources(record.plan if record else None, plan)
+        for resource in drifted:
+            on_event(f"plan: drifted: {resource.line()}")
+        on_event(f"plan: {len(drifted)} of {len(plan.resources)} resources drifted")
+        return RunResult(
+            operation=StackOperation.DRIFT,
+            mode=self.mode,
+            changes={"same": len(plan.resources) - len(drifted), "drifted": len(drifted)},
+            resource_count=len(plan.resources),
+            drifted=tuple(drifted),
+        )
+
     def outputs(self, tenant_id: str) -> dict[str, Any]:
         record = self.store.load(tenant_id)
         if record is None:
@@ -302,3 +390,12 @@ class OfflineRunner:
             resource_count=len(plan.resources),
             resources=planned_inventory(plan) if record is not None else None,
         )
+
+
+def _changed_fields(before: Any, after: Any, path: str = "") -> list[str]:
+    if isinstance(before, dict) and isinstance(after, dict):
+        changed: list[str] = []
+        for key in sorted(set(before) | set(after)):
+            changed += _changed_fields(before.get(key), after.get(key), f"{path}{key}.")
+        return changed
+    return [] if before == after else [path.rstrip(".")]

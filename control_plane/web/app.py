@@ -26,6 +26,7 @@ from control_plane.web import problems
 from control_plane.web.checkout import Checkout, CheckoutSettings
 from control_plane.web.deps import WebContext
 from control_plane.web.limits import LimitsMiddleware, RequestLimits
+from control_plane.web.log_context import RequestLogContext
 from control_plane.web.routes import account, health, members, platform, tenants, tokens
 
 API_PREFIX = "/api/v1"
@@ -67,6 +68,7 @@ def create_app(
     problems.install(app)
     problems.document_problems(app, (API_PREFIX, "/healthz", "/readyz"))
     app.add_middleware(LimitsMiddleware, limits=limits or RequestLimits())
+    app.add_middleware(RequestLogContext)
     return app
 
 

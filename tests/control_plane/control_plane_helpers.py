@@ -81,6 +81,10 @@ class RecordingRunner:
         retained = [] if purge else [f"{spec.tenant_id}-data-bucket", f"{spec.tenant_id}-key"]
         return self._result(StackOperation.DESTROY, spec, retained=retained)
 
+    def drift(self, spec: TenantSpec, on_event: EventSink, fence: Fence = UNFENCED) -> RunResult:
+        self._run(StackOperation.DRIFT, spec, on_event)
+        return self._result(StackOperation.DRIFT, spec)
+
     def outputs(self, tenant_id: str) -> dict[str, Any]:
         return {}
 

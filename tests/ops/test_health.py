@@ -157,6 +157,7 @@ def test_fleet_health_lists_every_tenant(
         ("creating EC2 VPC: VpcLimitExceeded: The maximum number of VPCs", "Service Quotas"),
         ("max_size 9 exceeds plan 'starter' limit of 3", "upgrade the plan"),
         ("1 mandatory policy violation: aws-s3-bucket-...", "tenantctl check acme"),
+        ("provision failed: refused by policy: aws-secretsmanager-...", "tenantctl check acme"),
         ("operation error STS: AssumeRole, ExpiredToken", "credentials"),
     ],
 )

@@ -8,6 +8,7 @@ from sqlalchemy import Connection, text
 
 from control_plane.registry import (  # noqa: F401  (registers their tables)
     billing_models,
+    drift_models,
     event_models,
 )
 from control_plane.registry.database import make_engine
