@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import re
 
+import boto3
 import pytest
 
+from components.names import alarm_name_prefix
 from control_plane.accounts.roles import TenantRole
 from tests.web.portal.page_helpers import free_tenant, issue_invoice, page_routes, sign_in
 from tests.web.web_helpers import PASSWORD, World
@@ -323,3 +325,29 @@ def test_the_plan_page_shows_the_price_difference(world: World) -> None:
         "+$1,999.00 a month more",
     ]
     assert "goes through billing" in page
+
+
+def test_the_overview_reads_alarm_states_from_the_configured_endpoint(world: World) -> None:
+    free_tenant(world, "owner-a@example.com", "tenant-a", "Alpha Works")
+    sign_in(world, "owner-a@example.com")
+    quiet = world.client.get("/tenants/tenant-a").text
+    assert "No alarms found in CloudWatch for this tenant" in quiet
+    cloudwatch = boto3.client("cloudwatch", region_name="eu-west-1")
+    for name, tenant in (("cpu-high", "tenant-a"), ("cpu-low", "tenant-b")):
+        alarm = f"{alarm_name_prefix('tenant-a')}{name}"
+        cloudwatch.put_metric_alarm(
+            AlarmName=alarm,
+            MetricName="CPUUtilization",
+            Namespace="AWS/EC2",
+            Statistic="Average",
+            Period=60,
+            EvaluationPeriods=1,
+            Threshold=85,
+            ComparisonOperator="GreaterThanThreshold",
+            Tags=[{"Key": "tenant", "Value": tenant}],
+        )
+        cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="too hot")
+    shown = world.client.get("/tenants/tenant-a").text
+    assert "tenant-tenant-a-cpu-high</td><td>ALARM</td><td>too hot" in shown
+    assert "cpu-low" not in shown  # named like the tenant's, tagged for another one
+    assert "Health: failing" in shown
