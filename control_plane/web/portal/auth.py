@@ -59,7 +59,8 @@ def _signed_in(request: Request, context: ContextDep, sent_csrf: SentCsrf) -> Pr
         raise LoginRequired(request.url.path) from None
 
 
-def _maybe_signed_in(request: Request, context: ContextDep) -> Principal | None:
+def maybe_signed_in(request: Request, context: ContextDep) -> Principal | None:
+    """The browser's principal, or None when it is not signed in (or its session ended)."""
     session = request.cookies.get(SESSION_COOKIE)
     if not session:
         return None
@@ -83,7 +84,7 @@ SameSiteForm = Depends(_same_site_form)
 
 PagePrincipal = Annotated[Principal, Depends(_signed_in)]
 """A signed-in browser (redirected to sign in otherwise); unsafe requests checked for CSRF."""
-MaybePrincipal = Annotated[Principal | None, Depends(_maybe_signed_in)]
+MaybePrincipal = Annotated[Principal | None, Depends(maybe_signed_in)]
 """The browser's principal on pages anyone may see (nav shows who is signed in)."""
 
 

@@ -207,3 +207,11 @@ def test_unknown_pages_answer_with_a_page_and_the_api_with_a_problem(world: Worl
     api = world.client.get("/api/v1/no-such-thing")
     assert api.status_code == 404
     assert api.headers["content-type"] == "application/problem+json"
+
+
+def test_a_malformed_id_in_a_page_path_is_a_page_naming_it(world: World) -> None:
+    world.user("ids@example.com")
+    sign_in(world, "ids@example.com")
+    response = world.client.get("/tenants/Not_A-Tenant!")
+    assert response.status_code == 422 and response.headers["content-type"].startswith("text/html")
+    assert "tenant_id" in response.text and "ids@example.com" in response.text
