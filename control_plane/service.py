@@ -39,7 +39,9 @@ from control_plane.registry.database import Database
 from control_plane.registry.lifecycle import Action, TenantState, next_state
 from control_plane.registry.models import Job, Operation, Tenant, utcnow
 from control_plane.registry.repository import FleetSummary, Registry
+from control_plane.runners.offline import CHANGE_KINDS, PlanStore, plan_changes
 from control_plane.settings import Settings
+from planner.program import PlanError, plan_spec
 from planner.stacks import StackFiles, UnknownTenantError
 
 
@@ -131,6 +133,19 @@ class OperationView:
     resource_count: int | None
     job_id: int | None
     events: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ChangePreview:
+    """What a spec change would do, before it is queued."""
+
+    tenant_id: str
+    spec_version: int
+    """The version the preview was made from: the change applies only on top of it."""
+    fields: list[str]
+    """`path=new value` of every field that changes (empty: nothing would change)."""
+    changes: dict[str, int]
+    """Resources to `create`, `update`, `delete` and left the `same` (offline plans)."""
 
 
 @dataclass(frozen=True)
@@ -341,12 +356,7 @@ class TenantService:
         """Merge `changes` (nested fields; `None` resets a field to its default) into the
         desired spec and queue an `up`; with `expected_version`, only if the spec is still
         at that version."""
-        if "suspended" in changes:
-            raise SpecChangeError(
-                "suspended cannot be updated: use `tenants suspend` or `tenants resume`"
-            )
-        if isinstance(changes.get("plan"), str) and changes["plan"] in set(PlanName):
-            self._measure(PlanName(changes["plan"]))
+        self._check_changes(changes)
         with self._use_case() as (registry, files):
             tenant = registry.tenant(tenant_id, for_update=True)
             if expected_version is not None and tenant.spec_version != expected_version:
@@ -354,18 +364,45 @@ class TenantService:
                     f"the spec of {tenant_id!r} is at version {tenant.spec_version}, not "
                     f"{expected_version}; read it again and reapply the change"
                 )
-            current = registry.spec(tenant_id)
-            _refuse_a_move(current, changes)
-            merged = _merge(current.model_dump(mode="json", exclude_defaults=True), changes)
+            current, spec = _merged_spec(registry, tenant_id, changes)
             return self._change_spec(
                 registry,
                 files=files,
                 tenant=tenant,
                 current=current,
-                spec=_validate(merged),
+                spec=spec,
                 actor=actor,
                 reason=reason,
             )
+
+    def preview_update(self, tenant_id: str, changes: Mapping[str, Any]) -> ChangePreview:
+        """What `update` with `changes` would do, from offline plans of the current and the
+        changed spec; validated exactly like `update`, and nothing is written."""
+        self._check_changes(changes)
+        with self.database.transaction() as session:
+            registry = Registry(session)
+            version = registry.tenant(tenant_id).spec_version
+            current, spec = _merged_spec(registry, tenant_id, changes)
+        fields = _changed_fields(current, spec)
+        if not fields:
+            return ChangePreview(tenant_id, version, [], dict.fromkeys(CHANGE_KINDS, 0))
+        kept = PlanStore(self.settings.data_dir).load(tenant_id)
+        try:
+            before = kept.plan if kept and kept.spec == current else plan_spec(current)
+            after = plan_spec(spec)
+        except PlanError as error:
+            raise InvalidSpecError(f"the changed spec cannot be planned: {error}") from None
+        return ChangePreview(tenant_id, version, fields, plan_changes(before, after))
+
+    def _check_changes(self, changes: Mapping[str, Any]) -> None:
+        """What a change is refused for before the registry is read (the fields fixed for
+        a tenant's life are refused against the current spec, in `_merged_spec`)."""
+        if "suspended" in changes:
+            raise SpecChangeError(
+                "suspended cannot be updated: use `tenants suspend` or `tenants resume`"
+            )
+        if isinstance(changes.get("plan"), str) and changes["plan"] in set(PlanName):
+            self._measure(PlanName(changes["plan"]))
 
     def sync_from_stack(self, tenant_id: str, *, actor: str) -> Accepted:
         """Take a registered tenant's edited stack file in as its desired spec (GitOps).
@@ -722,6 +759,19 @@ class TenantService:
                 for j in pending
             ],
         )
+
+
+def _merged_spec(
+    registry: Registry, tenant_id: str, changes: Mapping[str, Any]
+) -> tuple[TenantSpec, TenantSpec]:
+    """The current desired spec and the one `changes` (a merge patch) make of it."""
+    current = registry.spec(tenant_id)
+    _refuse_a_move(current, changes)
+    merged = _merge(current.model_dump(mode="json", exclude_defaults=True), changes)
+    return current, _validate(merged)
+
+
+COMPONENT_PREFIX = "tenants:index:"
 
 
 def _validate(data: Mapping[str, Any]) -> TenantSpec:

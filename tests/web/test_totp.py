@@ -24,6 +24,7 @@ from control_plane.accounts.roles import PlatformRole
 from control_plane.accounts.settings import AccountsSettings
 from control_plane.cli import app as tenantctl
 from control_plane.registry.account_models import AccountEvent, User
+from tests.web.portal.page_helpers import form_token
 from tests.web.test_checkout_and_cli import _env
 from tests.web.web_helpers import PASSWORD, SmtpSink, World, make_world
 
@@ -193,3 +194,21 @@ def test_tenantctl_enrols_an_operator(tmp_path: Path, monkeypatch: pytest.Monkey
     refused = runner.invoke(tenantctl, ["users", "totp", "enable", "c@example.com"], env=env)
     assert refused.exit_code == 1 and "for platform accounts" in refused.output
     assert "otpauth" not in refused.output and "Traceback" not in refused.output
+
+
+def test_the_portal_sign_in_form_asks_for_the_code_of_an_enrolled_account(world: World) -> None:
+    app = _enrol(world)
+    world.clock.advance(timedelta(seconds=30))
+
+    def post(code: str) -> tuple[int, str]:
+        fields = {"email": OPERATOR, "password": PASSWORD, "totp": code, "next": "/"}
+        fields["csrf_token"] = form_token(world, "/login")
+        answer = world.client.post("/login", data=fields, follow_redirects=False)
+        world.client.cookies.clear()
+        return answer.status_code, answer.text
+
+    status, page = post("")
+    assert status == 401 and "needs the current 6-digit code" in page
+    assert 'autocomplete="one-time-code"' in page
+    status, _ = post(app.at(world.clock.now))
+    assert status == 303
