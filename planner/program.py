@@ -104,8 +104,12 @@ def plan_config(
 
     Safe from any thread: plans in one process run one at a time.
     """
-    with PLANNER_LOCK, without_source_positions(), _outputs_resolved_at_once():
-        _give_thread_an_event_loop()
+    with (
+        PLANNER_LOCK,
+        without_source_positions(),
+        _outputs_resolved_at_once(),
+        _planning_loop(),
+    ):
         return _plan_config(stack, config, program, project)
 
 
@@ -209,17 +213,35 @@ def _resolve_output(  # noqa: PLR0917 (the SDK's resolver signature)
     )
 
 
-def _give_thread_an_event_loop() -> None:
-    # The SDK awaits on the calling thread's loop: worker threads have none, and an
-    # `asyncio.run` elsewhere leaves the main thread with a closed one.
+@contextlib.contextmanager
+def _planning_loop() -> Iterator[None]:
+    """The calling thread's planning loop as its current loop while a plan runs.
+
+    The SDK awaits on the calling thread's loop: worker threads have none, and an
+    `asyncio.run` elsewhere leaves the main thread with a closed one. The planning loop
+    answers the SDK's executor calls at once, so it is kept apart from a loop the thread
+    already had, which gets its place back afterwards.
+    """
     try:
-        loop = asyncio.get_event_loop_policy().get_event_loop()
+        previous: asyncio.AbstractEventLoop | None = (
+            asyncio.get_event_loop_policy().get_event_loop()
+        )
     except RuntimeError:
-        loop = None
+        previous = None
+    loop: asyncio.AbstractEventLoop | None = getattr(_PLANNING_LOOPS, "loop", None)
     if loop is None or loop.is_closed():
         loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
+        _PLANNING_LOOPS.loop = loop
     loop.set_default_executor(_ANSWER_AT_ONCE)
+    asyncio.set_event_loop(loop)
+    try:
+        yield
+    finally:
+        if previous is not None and previous is not loop and not previous.is_closed():
+            asyncio.set_event_loop(previous)
+
+
+_PLANNING_LOOPS = threading.local()
 
 
 class _AnswerAtOnce(ThreadPoolExecutor):

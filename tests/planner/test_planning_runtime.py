@@ -7,7 +7,9 @@ they validate. Each is compared here with the SDK's (or the pack's) way on real 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -82,9 +84,18 @@ def test_the_runtime_is_restored_after_a_plan() -> None:
     from pulumi.runtime import rpc  # noqa: PLC0415
 
     before = (rpc.transfer_properties, sdk_resource.create_urn, sdk_resource._get_stack_trace)
-    plan_stack_file(STACKS[0])
-    after = (rpc.transfer_properties, sdk_resource.create_urn, sdk_resource._get_stack_trace)
-    assert after == before
+    own_loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(own_loop)
+    try:
+        plan_stack_file(STACKS[0])
+        after = (rpc.transfer_properties, sdk_resource.create_urn, sdk_resource._get_stack_trace)
+        assert after == before
+        # The thread's own loop is back, and its executor still runs calls on other threads.
+        assert asyncio.get_event_loop_policy().get_event_loop() is own_loop
+        elsewhere = own_loop.run_in_executor(None, threading.get_ident)
+        assert own_loop.run_until_complete(elsewhere) != threading.get_ident()
+    finally:
+        own_loop.close()
 
 
 @pytest.mark.parametrize("path", STACKS, ids=lambda p: p.stem)
