@@ -11,11 +11,16 @@ it, each run a fresh process with its own data directory's plan cache:
 - a comment added under components/ (every tenant must be planned again),
 - `plan --all --json` from the warm cache.
 
-For every run it prints the wall time, the plans reused from the cache, and the peak
-resident memory (VmHWM) of every process of the run: the command, the fork server and
-each worker. `--gc` also measures the planner's collector tuning in this process.
+For every run it prints the wall time, the CPU time of all its processes, the plans
+reused from the cache, the peak resident memory (VmHWM) of every process of the run (the
+command, the fork server and each worker), the command's own account from `wait4` and the
+load average; then each target of the fleet-scale issue, met or not. `--fleet N` repeats
+the cached runs on a second fleet of N tenants (its cache filled by a cold run first);
+`--ratio-only` stops after the two cold runs. `--gc` also measures the planner's collector
+tuning in this process.
 
-    .venv/bin/python -m benchmarks.fleet_gate --tenants 1000 [--workers 2] [--skip-ratio]
+    .venv/bin/python -m benchmarks.fleet_gate --tenants 1000 [--fleet 10000] [--workers 2]
+        [--skip-ratio | --ratio-only]
 """
 
 from __future__ import annotations
