@@ -11,11 +11,16 @@ it, each run a fresh process with its own data directory's plan cache:
 - a comment added under components/ (every tenant must be planned again),
 - `plan --all --json` from the warm cache.
 
-For every run it prints the wall time, the plans reused from the cache, and the peak
-resident memory (VmHWM) of every process of the run: the command, the fork server and
-each worker. `--gc` also measures the planner's collector tuning in this process.
+For every run it prints the wall time, the CPU time of all its processes, the plans
+reused from the cache, the peak resident memory (VmHWM) of every process of the run (the
+command, the fork server and each worker), the command's own account from `wait4` and the
+load average; then each target of the fleet-scale issue, met or not. `--fleet N` repeats
+the cached runs on a second fleet of N tenants (its cache filled by a cold run first);
+`--ratio-only` stops after the two cold runs. `--gc` also measures the planner's collector
+tuning in this process.
 
-    .venv/bin/python -m benchmarks.fleet_gate --tenants 1000 [--workers 2] [--skip-ratio]
+    .venv/bin/python -m benchmarks.fleet_gate --tenants 1000 [--fleet 10000] [--workers 2]
+        [--skip-ratio | --ratio-only]
 """
 
 from __future__ import annotations
@@ -198,20 +203,41 @@ class Run:
     total: int
     exit_code: int
     memory: PeakMemory
+    waited_cpu: float
+    """CPU seconds of the command and the processes it waited for (`wait4`)."""
+    waited_peak_kib: int
+    """Largest resident size among the command and the processes it waited for."""
+    load: float
+    """The machine's one-minute load average when the run ended."""
+
+    def line(self) -> str:
+        verdict = "passed" if self.exit_code == 0 else "FAILED (mandatory findings)"
+        return (
+            f"{self.name:<34} {self.seconds:7.1f} s wall {self.memory.cpu_seconds():7.1f} s CPU  "
+            f"reused {self.reused:>5}/{self.total:<5} {verdict}; "
+            f"peak MiB: {self.memory.summary()}; command and what it waited for (wait4): "
+            f"{self.waited_cpu:.1f} s CPU, {self.waited_peak_kib / 1024:.0f} MiB; "
+            f"load {self.load:.1f}"
+        )
 
 
 def tenantctl(name: str, args: list[str], env: dict[str, str], cwd: Path) -> Run:
     command = [sys.executable, "-c", "from control_plane.cli import main; main()", *args]
     started = time.perf_counter()
-    with subprocess.Popen(
+    process = subprocess.Popen(
         command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-    ) as process:
-        memory = PeakMemory(process.pid)
-        watcher = memory.watch()
-        _out, errors = process.communicate()
-        memory.stop()
-        watcher.join()
+    )
+    memory = PeakMemory(process.pid)
+    watcher = memory.watch()
+    assert process.stderr is not None
+    errors = process.stderr.read()
+    process.stderr.close()
+    # Reaped here rather than by `Popen.wait`, to read the kernel's account of the command.
+    _pid, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - started
+    memory.stop()
+    watcher.join()
     reused = _REUSED.search(errors)
     if process.returncode not in (0, 1) or "Traceback" in errors:
         raise SystemExit(f"{name}: tenantctl {' '.join(args)} failed:\n{errors}")
@@ -222,6 +248,9 @@ def tenantctl(name: str, args: list[str], env: dict[str, str], cwd: Path) -> Run
         int(reused.group(2)) if reused else 0,
         process.returncode,
         memory,
+        usage.ru_utime + usage.ru_stime,
+        usage.ru_maxrss,
+        os.getloadavg()[0],
     )
 
 
@@ -259,67 +288,170 @@ def measure_collector(stacks: Path, count: int) -> None:
     gc.callbacks.remove(clock)
 
 
+@dataclass
+class Fleet:
+    """A scratch project with `count` synthetic tenants, a git repository and a data dir."""
+
+    count: int
+    scratch: Path
+
+    def __post_init__(self) -> None:
+        self.project = copy_project(self.scratch / "project")
+        self.files = StackFiles(self.project / "stacks")
+        for index in range(self.count):
+            self.files.write_spec(synthetic_spec(index))
+        _commit(self.project)
+        self.env = {
+            **os.environ,
+            "PYTHONPATH": str(self.project),
+            "TENANTS_DATA_DIR": str(self.scratch / "data"),
+            "TENANTS_STACKS_DIR": str(self.files.root),
+        }
+
+    def run(self, name: str, args: list[str]) -> Run:
+        run = tenantctl(name, args, self.env, self.scratch)
+        print(run.line(), flush=True)  # as it happens: a long benchmark shows its progress
+        return run
+
+    def check(self, workers: int, *extra: str) -> list[str]:
+        report = ["--format", "json", "--output", str(self.scratch / "report.json")]
+        return ["check", *extra, "--workers", str(workers), *report]
+
+    def change_one_stack(self) -> None:
+        changed = self.files.path(self.files.tenants()[self.count // 2])
+        changed.write_text(changed.read_text().replace("ops@", "oncall@", 1))
+
+    def change_code(self) -> None:
+        with (self.project / "components" / "bundle.py").open("a") as source:
+            source.write("# a code change: every tenant is planned again\n")
+
+
+def gate_runs(
+    fleet: Fleet, workers: int, *, ratio: bool, code_change: bool, ratio_only: bool = False
+) -> list[Run]:
+    """The gate's runs on one fleet, in the order CI meets them."""
+    runs: list[Run] = []
+    count = f"{fleet.count:,}"
+    if ratio:
+        for processes in (1, 2):
+            name = f"{count} cold, {processes} process{'es' * (processes > 1)}, no cache"
+            runs.append(fleet.run(name, fleet.check(processes, "--all", "--no-cache")))
+    if ratio_only:
+        return runs
+    check = fleet.check(workers, "--all")
+    runs.append(fleet.run(f"{count} cold, {workers} processes, filling", check))
+    runs.append(fleet.run(f"{count} warm: nothing changed", check))
+    fleet.change_one_stack()
+    runs.append(fleet.run(f"{count} one stack file changed", check))
+    since = fleet.check(workers, "--changed-since", "HEAD")
+    runs.append(fleet.run(f"{count} one changed, --changed-since", since))
+    plan = ["plan", "--all", "--json", "--workers", str(workers)]
+    runs.append(fleet.run(f"{count} plan --all --json, warm", plan))
+    if code_change:
+        fleet.change_code()
+        runs.append(fleet.run(f"{count} code changed (components/)", check))
+    return runs
+
+
+def targets(runs: list[Run], small: int, large: int | None) -> list[str]:
+    """Each target of the fleet-scale issue against what the runs measured."""
+    by_name = {run.name: run for run in runs}
+
+    def seconds(name: str) -> float | None:
+        run = by_name.get(name)
+        return run.seconds if run is not None else None
+
+    rows: list[tuple[str, float | None, float, str]] = []
+    single = seconds(f"{small:,} cold, 1 process, no cache")
+    double = seconds(f"{small:,} cold, 2 processes, no cache")
+    rows.append((f"cold gate, {small:,} tenants, 2 processes (s)", double, 45, "<="))
+    ratio = single / double if single and double else None
+    rows.append((f"2 processes against 1, cold, {small:,} tenants (x)", ratio, 1.8, ">="))
+    if large is not None:
+        rows.append(
+            (
+                f"nothing changed, {large:,} tenants (s)",
+                seconds(f"{large:,} warm: nothing changed"),
+                10,
+                "<=",
+            )
+        )
+        rows.append(
+            (
+                f"one stack changed, {large:,} tenants (s)",
+                seconds(f"{large:,} one stack file changed"),
+                5,
+                "<=",
+            )
+        )
+        largest = max(
+            (r.memory.largest_mib() for r in runs if r.name.startswith(f"{large:,} ")), default=0
+        )
+        rows.append((f"largest process, {large:,} tenants (MiB)", largest, 1024, "<="))
+    lines = []
+    for label, value, target, sense in rows:
+        if value is None:
+            lines.append(f"  {label:<48} not measured (target {sense} {target})")
+            continue
+        met = value <= target if sense == "<=" else value >= target
+        verdict = "met" if met else "NOT met"
+        lines.append(f"  {label:<48} {value:8.2f}  target {sense} {target:<6} {verdict}")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tenants", type=int, default=200)
+    parser.add_argument(
+        "--fleet",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also a fleet of N tenants: its cache filled, then warm and one-changed runs",
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
         "--skip-ratio", action="store_true", help="skip the cold 1-process and 2-process runs"
+    )
+    parser.add_argument(
+        "--ratio-only", action="store_true", help="only the cold 1-process and 2-process runs"
     )
     parser.add_argument("--gc", type=int, default=0, metavar="N", help="collector test on N")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
     args = parser.parse_args()
     count = min(max(args.tenants, 2), 16_000)
+    large = min(max(args.fleet, 2), 16_000) if args.fleet else None
 
     scratch = Path(tempfile.mkdtemp(prefix="fleet-gate-"))
     try:
-        project = copy_project(scratch / "project")
-        files = StackFiles(project / "stacks")
-        for index in range(count):
-            files.write_spec(synthetic_spec(index))
-        _commit(project)
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(project),
-            "TENANTS_DATA_DIR": str(scratch / "data"),
-            "TENANTS_STACKS_DIR": str(files.root),
-        }
-        report = ["--format", "json", "--output", str(scratch / "report.json")]
-        check = ["check", "--all", "--workers", str(args.workers), *report]
-        runs: list[Run] = []
-        if not args.skip_ratio:
-            single = ["check", "--all", "--workers", "1", "--no-cache", *report]
-            runs.append(tenantctl("cold, 1 process, no cache", single, env, scratch))
-            double = ["check", "--all", "--workers", "2", "--no-cache", *report]
-            runs.append(tenantctl("cold, 2 processes, no cache", double, env, scratch))
-        runs.append(tenantctl(f"cold, {args.workers} processes", check, env, scratch))
-        runs.append(tenantctl("warm: nothing changed", check, env, scratch))
-        changed = files.path(files.tenants()[count // 2])
-        changed.write_text(changed.read_text().replace("ops@", "oncall@", 1))
-        runs.append(tenantctl("one stack file changed", check, env, scratch))
-        since = ["check", "--changed-since", "HEAD", "--workers", str(args.workers), *report]
-        runs.append(tenantctl("one changed, --changed-since", since, env, scratch))
-        with (project / "components" / "bundle.py").open("a") as source:
-            source.write("# a code change: every tenant is planned again\n")
-        runs.append(tenantctl("code changed (components/)", check, env, scratch))
-        plan = ["plan", "--all", "--json", "--workers", str(args.workers)]
-        runs.append(tenantctl("plan --all --json, warm", plan, env, scratch))
+        print(f"load average at start: {os.getloadavg()}", flush=True)
+        small_fleet = Fleet(count, scratch / "small")
+        runs = gate_runs(
+            small_fleet,
+            args.workers,
+            ratio=not args.skip_ratio,
+            code_change=True,
+            ratio_only=args.ratio_only,
+        )
+        if large is not None:
+            started = time.perf_counter()
+            large_fleet = Fleet(large, scratch / "large")
+            print(f"{large:,} tenants written in {time.perf_counter() - started:.0f} s", flush=True)
+            runs += gate_runs(large_fleet, args.workers, ratio=False, code_change=False)
 
-        print(f"tenants: {count}, workers: {args.workers}, cores: {os.cpu_count()}")
+        print(
+            f"tenants: {count}, fleet: {large or '-'}, workers: {args.workers}, "
+            f"cores: {os.cpu_count()}, load average at end: {os.getloadavg()}"
+        )
         for run in runs:
-            verdict = "passed" if run.exit_code == 0 else "FAILED (mandatory findings)"
-            print(
-                f"{run.name:<30} {run.seconds:7.1f} s wall {run.memory.cpu_seconds():7.1f} s CPU  "
-                f"reused {run.reused:>5}/{run.total:<5} {verdict}; "
-                f"peak MiB: {run.memory.summary()}"
-            )
-        if not args.skip_ratio:
-            print(f"2 processes against 1, cold (wall): {runs[0].seconds / runs[1].seconds:.2f}x")
+            print(run.line())
         largest = max(run.memory.largest_mib() for run in runs)
         print(f"largest process: {largest:.0f} MiB")
+        print("targets:")
+        print("\n".join(targets(runs, count, large)))
         if args.gc:
             print(f"collector, {args.gc} tenants each, in this process:")
-            measure_collector(files.root, args.gc)
+            measure_collector(small_fleet.files.root, args.gc)
     finally:
         if args.keep:
             print(f"scratch directory kept: {scratch}")

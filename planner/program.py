@@ -23,19 +23,21 @@ import multiprocessing
 import runpy
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pulumi
 import pulumi.runtime
 import yaml
+from google.protobuf import struct_pb2
+from pulumi.output import _OutputData as OutputData
 from pulumi.runtime import resource as sdk_resource
 from pulumi.runtime import rpc
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.mocks import MockMonitor
-from pulumi.runtime.proto import source_pb2
+from pulumi.runtime.proto import provider_pb2, resource_pb2, source_pb2
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
@@ -50,6 +52,8 @@ MANAGEMENT_PROJECT = "tenants-management"
 """The management stack's program and project (silo accounts in AWS Organizations)."""
 ACCOUNT_ID = "123456789012"
 """The account the mocks pretend to be (a documentation account id)."""
+
+ResultT = TypeVar("ResultT")
 
 
 class PlanError(RuntimeError):
@@ -100,8 +104,12 @@ def plan_config(
 
     Safe from any thread: plans in one process run one at a time.
     """
-    with PLANNER_LOCK, without_source_positions():
-        _give_thread_an_event_loop()
+    with (
+        PLANNER_LOCK,
+        without_source_positions(),
+        _outputs_resolved_at_once(),
+        _planning_loop(),
+    ):
         return _plan_config(stack, config, program, project)
 
 
@@ -125,15 +133,139 @@ def _empty_stack_trace() -> source_pb2.StackTrace:
     return source_pb2.StackTrace()
 
 
-def _give_thread_an_event_loop() -> None:
-    # The SDK awaits on the calling thread's loop: worker threads have none, and an
-    # `asyncio.run` elsewhere leaves the main thread with a closed one.
+@contextlib.contextmanager
+def _outputs_resolved_at_once() -> Iterator[None]:
+    """Give each output property of a registered resource one future, not four and a task.
+
+    The SDK makes every output property of every resource (dozens per resource, most never
+    read) from four futures (value, known, secret, dependencies) and a task that awaits
+    them in turn; creating and stepping those is a fifth of a plan. Here the registration's
+    answer resolves a single future with the same data the task would have assembled, so
+    what a program awaits, and when, is unchanged.
+    """
+    original = rpc.transfer_properties, sdk_resource.create_urn
+    rpc.transfer_properties, sdk_resource.create_urn = _transfer_properties, _create_urn
     try:
-        loop = asyncio.get_event_loop_policy().get_event_loop()
+        yield
+    finally:
+        rpc.transfer_properties, sdk_resource.create_urn = original
+
+
+def _create_urn(
+    name: Any,
+    type_: Any,
+    parent: Any = None,
+    project: str | None = None,
+    stack: str | None = None,
+) -> pulumi.Output[str]:
+    """`create_urn` in one step where the name and type are plain strings (every resource).
+
+    The SDK's version joins three outputs and applies twice for each registration; the
+    URN, and the parent's dependencies, secrecy and unknowns it carries, are the same.
+    """
+    if not isinstance(name, str) or not isinstance(type_, str):
+        return _sdk_create_urn(name, type_, parent, project, stack)
+    if parent is None:
+        stack = runtime_settings.get_stack() if stack is None else stack
+        project = runtime_settings.get_project() if project is None else project
+        return pulumi.Output.from_input(f"urn:pulumi:{stack}::{project}::{type_}::{name}")
+    if isinstance(parent, pulumi.Resource):
+        parent_urn = parent.urn
+    else:
+        parent_urn = pulumi.Output.from_input(parent)
+    return parent_urn.apply(lambda urn: f"{urn[: urn.rfind('::')]}${type_}::{name}")
+
+
+_sdk_create_urn = sdk_resource.create_urn
+
+
+def _transfer_properties(
+    res: pulumi.Resource, props: pulumi.Inputs, custom: bool
+) -> dict[str, rpc.Resolver]:
+    """`rpc.transfer_properties` (same resolvers, same outputs), one future per output."""
+    loop = asyncio.get_event_loop()
+    resolvers: dict[str, rpc.Resolver] = {}
+    for name in props:
+        if name == "urn" or (name == "id" and custom):
+            continue  # the SDK resolves these itself
+        data: asyncio.Future[OutputData[Any]] = loop.create_future()
+        resolvers[name] = functools.partial(_resolve_output, res, data)
+        res.__dict__[name] = pulumi.Output._from_data(data)
+    return resolvers
+
+
+def _resolve_output(  # noqa: PLR0917 (the SDK's resolver signature)
+    resource: pulumi.Resource,
+    data: asyncio.Future[OutputData[Any]],
+    value: Any,
+    is_known: bool,
+    is_secret: bool,
+    deps: set[pulumi.Resource] | None,
+    failed: Exception | None,
+) -> None:
+    if failed is not None:
+        data.set_exception(failed)
+        return
+    resources = set(deps) if deps else set()
+    resources.add(resource)
+    data.set_result(
+        OutputData(resources=resources, value=value, is_known=is_known, is_secret=is_secret)
+    )
+
+
+@contextlib.contextmanager
+def _planning_loop() -> Iterator[None]:
+    """The calling thread's planning loop as its current loop while a plan runs.
+
+    The SDK awaits on the calling thread's loop: worker threads have none, and an
+    `asyncio.run` elsewhere leaves the main thread with a closed one. The planning loop
+    answers the SDK's executor calls at once, so it is kept apart from a loop the thread
+    already had, which gets its place back afterwards.
+    """
+    try:
+        previous: asyncio.AbstractEventLoop | None = (
+            asyncio.get_event_loop_policy().get_event_loop()
+        )
     except RuntimeError:
-        loop = None
+        previous = None
+    loop: asyncio.AbstractEventLoop | None = getattr(_PLANNING_LOOPS, "loop", None)
     if loop is None or loop.is_closed():
-        asyncio.set_event_loop(asyncio.new_event_loop())
+        loop = asyncio.new_event_loop()
+        _PLANNING_LOOPS.loop = loop
+    loop.set_default_executor(_ANSWER_AT_ONCE)
+    asyncio.set_event_loop(loop)
+    try:
+        yield
+    finally:
+        if previous is not None and previous is not loop and not previous.is_closed():
+            asyncio.set_event_loop(previous)
+
+
+_PLANNING_LOOPS = threading.local()
+
+
+class _AnswerAtOnce(ThreadPoolExecutor):
+    """Runs what the SDK hands to its executor immediately, on the planning thread.
+
+    The SDK sends every registration and invoke to a thread pool, because a real engine
+    answers over gRPC. The mocks answer in microseconds: handing each call to a thread
+    and back (a wake-up, a context switch, the interpreter lock twice) cost more than the
+    answer itself. No thread is ever started.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=1)
+
+    def submit(self, fn: Callable[..., ResultT], /, *args: Any, **kwargs: Any) -> Future[ResultT]:
+        future: Future[ResultT] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as error:  # noqa: BLE001 (handed to the awaiting task)
+            future.set_exception(error)
+        return future
+
+
+_ANSWER_AT_ONCE = _AnswerAtOnce()
 
 
 def _plan_config(stack: str, config: dict[str, str], program: Path, project: str) -> TenantPlan:
@@ -238,20 +370,47 @@ class _RecordingMonitor(MockMonitor):
         self._names: dict[str, str] = {}
         self._lock = threading.Lock()
 
+    # Both answers below are the SDK's `MockMonitor` ones, except that the mocks' state is
+    # serialized without pumping the event loop: they run on the planning thread itself.
+
+    def Invoke(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        args = rpc.deserialize_properties(request.args)
+        call = pulumi.runtime.MockCallArgs(request.tok, args, request.provider)
+        result, failures = self._mocks.call(call)
+        response = resource_pb2.ResourceInvokeResponse(
+            failures=[provider_pb2.CheckFailure(property=p, reason=r) for p, r in failures or ()]
+        )
+        getattr(response, "return").CopyFrom(_serialized(result))  # `return` is a keyword
+        return response
+
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
-        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        urn = self.make_urn(request.parent, request.type, request.name)
         if request.type == "pulumi:pulumi:Stack":
-            return response
-        inputs, state = self._mocks.last_registration()
+            return resource_pb2.RegisterResourceResponse(urn=urn)
+        inputs = rpc.deserialize_properties(request.object)
+        resource_id, state = self._mocks.new_resource(
+            pulumi.runtime.MockResourceArgs(
+                typ=request.type,
+                name=request.name,
+                inputs=inputs,
+                provider=request.provider,
+                resource_id=request.importId,
+                custom=request.custom or False,
+            )
+        )
+        response = resource_pb2.RegisterResourceResponse(
+            urn=urn, id=resource_id or "", object=_serialized(state)
+        )
+        self.resources[urn] = MockMonitor.ResourceRegistration(urn, resource_id or "", state)
         provider = request.provider.split("::")[-2] if request.provider else None
         with self._lock:
-            self._names[response.urn] = request.name
+            self._names[urn] = request.name
             self._records.append(
                 PlannedResource(
                     type=request.type,
                     name=request.name,
-                    urn=response.urn,
-                    id=response.id or None,
+                    urn=urn,
+                    id=resource_id or None,
                     parent=self._names.get(request.parent),
                     parent_urn=request.parent or None,
                     custom=bool(request.custom),
@@ -268,6 +427,21 @@ class _RecordingMonitor(MockMonitor):
     def planned_resources(self) -> list[PlannedResource]:
         with self._lock:
             return list(self._records)
+
+
+def _serialized(values: dict[str, Any]) -> struct_pb2.Struct:
+    """The SDK's serialization of plain values (the mocks' answers), run to completion.
+
+    Plain values are never awaited on, so the coroutine finishes on its first step.
+    """
+    coroutine = rpc.serialize_properties(values, {})
+    try:
+        coroutine.send(None)
+    except StopIteration as finished:
+        result: struct_pb2.Struct = finished.value
+        return result
+    coroutine.close()
+    raise PlanError("a mocked answer holds a value that must be awaited")
 
 
 SECRET_PLACEHOLDER = "[secret]"
@@ -334,12 +508,6 @@ class _PlanMocks(pulumi.runtime.Mocks):
         self._default_tags: dict[str, dict[str, str]] = {}
         self._regions: dict[str, str] = {}
         self._accounts: dict[str, str] = {}
-        self._local = threading.local()
-
-    def last_registration(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Inputs and state of the registration this thread answered last."""
-        result: tuple[dict[str, Any], dict[str, Any]] = self._local.last
-        return result
 
     def new_resource(
         self, args: pulumi.runtime.MockResourceArgs
@@ -361,7 +529,6 @@ class _PlanMocks(pulumi.runtime.Mocks):
                 **self._default_tags.get(provider_id, {}),
                 **(inputs.get("tags") or {}),
             }
-        self._local.last = (inputs, state)
         return (resource_id if args.custom else None), state
 
     def call(

@@ -15,6 +15,7 @@ preview" next to the findings already made.
 from __future__ import annotations
 
 import copy
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -50,12 +51,23 @@ _DOCS = "https://www.pulumi.com/docs/iac/using-pulumi/crossguard/"
 _COVERAGE: dict[str, frozenset[str]] = {}
 """Policy name to the resource types it reads (empty: every resource)."""
 
+_RESOURCE_SCOPES: weakref.WeakKeyDictionary[ResourceValidationPolicy, frozenset[str]] = (
+    weakref.WeakKeyDictionary()
+)
+"""Resource policies built here, to the types they validate (empty: every resource)."""
+
 _HELD: ContextVar[list[UnknownValueError] | None] = ContextVar("held_unknowns", default=None)
 
 
 def covered_types(policy_name: str) -> frozenset[str]:
     """The resource types a policy of this pack reads; empty when it reads every resource."""
     return _COVERAGE.get(policy_name, frozenset())
+
+
+def resource_scope(policy: ResourceValidationPolicy) -> frozenset[str] | None:
+    """The resource types a resource policy of this pack validates (empty: every type);
+    `None` for a policy not built here, which must see every resource."""
+    return _RESOURCE_SCOPES.get(policy)
 
 
 @contextmanager
@@ -134,7 +146,7 @@ def resource_policy(
         settings = effective_config(config, args.get_config())
         _run_holding_unknowns(lambda: check(view, report, settings))
 
-    return ResourceValidationPolicy(
+    policy = ResourceValidationPolicy(
         name=name,
         description=description,
         validate=validate,
@@ -146,6 +158,8 @@ def resource_policy(
         remediation_steps=remediation,
         url=_DOCS,
     )
+    _RESOURCE_SCOPES[policy] = types
+    return policy
 
 
 def stack_policy(
@@ -195,8 +209,22 @@ def stack_policy(
     )
 
 
+_last_lenient: list[tuple[Sequence[PolicyResource], list[PolicyResource]]] = []
+"""The stack last seen and its lenient copies: every stack policy of a plan is handed the
+same resources, and the copies are read-only views, so they are made once per stack."""
+
+
 def _lenient_resources(resources: Sequence[PolicyResource]) -> list[PolicyResource]:
     """Copies of the stack's resources with lenient props, linked to each other as before."""
+    last = next(iter(_last_lenient), None)  # one read: another thread may replace it
+    if last is not None and last[0] is resources:
+        return last[1]
+    copied = _lenient_copies(resources)
+    _last_lenient[:] = [(resources, copied)]
+    return copied
+
+
+def _lenient_copies(resources: Sequence[PolicyResource]) -> list[PolicyResource]:
     copies = {id(r): copy.copy(r) for r in resources}
 
     def same(resource: PolicyResource) -> PolicyResource:

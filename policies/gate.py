@@ -39,6 +39,7 @@ from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
 from planner.model import PlannedResource, TenantPlan
 from policies.config import PackConfig
+from policies.define import resource_scope
 from policies.frameworks import Control, controls_of
 from policies.pack import ALL_POLICIES, PACK_NAME
 
@@ -226,7 +227,13 @@ def evaluate_plan(
         config = pack.config_for(policy)
         targets: list[tuple[ResourceValidationArgs | StackValidationArgs, str | None]] = []
         if isinstance(policy, ResourceValidationPolicy):
-            targets = [(view.resource_args(r, config), r.urn) for r in plan.resources]
+            # A pack policy returns at once for types it does not validate: not asked.
+            scope = resource_scope(policy)
+            targets = [
+                (view.resource_args(r, config), r.urn)
+                for r in plan.resources
+                if not scope or r.type in scope
+            ]
         elif isinstance(policy, StackValidationPolicy):
             stack_args = StackValidationArgs(view.stack_resources, config, MappingProxyType({}))
             targets = [(stack_args, None)]
