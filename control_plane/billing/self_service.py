@@ -26,7 +26,9 @@ from control_plane.billing.upgrades import (
     PlanClaimView,
     add_claim,
     drop_claim,
+    open_claim,
     record_checkout,
+    waiting_message,
 )
 from control_plane.registry.database import Database
 from control_plane.registry.lifecycle import TenantState
@@ -130,6 +132,7 @@ class SelfServiceBilling:
             return self._request_upgrade(view, plan, actor=actor, user_id=user_id, email=email)
         if owner is not None and plan is PlanName.FREE:
             return self._request_downgrade(view, owner.subscription_id, actor, user_id)
+        self._refuse_while_waiting(tenant_id)
         if owner is None:
             raise BillingDecidesError(
                 f"plan: tenant {tenant_id!r} ({view.plan} plan) belongs to no billing "
@@ -222,6 +225,12 @@ class SelfServiceBilling:
             )
         return self._record(tenant_id, subscription, "plan-downgrade-request", actor, message)
 
+    def _refuse_while_waiting(self, tenant_id: str) -> None:
+        with self._database.transaction() as session:
+            held = open_claim(session, tenant_id, self._clock())
+        if held is not None:
+            raise BillingDecidesError(waiting_message(held))
+
     def _claim(
         self,
         view: TenantView,
@@ -258,6 +267,7 @@ class SelfServiceBilling:
             raise BillingDecidesError(
                 f"tenant {tenant_id!r} belongs to no billing subscription; there is none to cancel"
             )
+        self._refuse_while_waiting(tenant_id)
         subscription = owner.subscription_id
         if self._client is None:
             raise BillingDecidesError(

@@ -84,12 +84,7 @@ def add_claim(
     lock, so two requests cannot both find none."""
     held = open_claim(session, tenant_id, now)
     if held is not None:
-        raise ClaimOpenError(
-            f"plan: tenant {tenant_id!r} already waits for billing to move it to plan "
-            f"{held.plan.value!r} (asked by {held.actor} at {held.created_at:%Y-%m-%d %H:%M} "
-            f"UTC); complete that checkout or ask again after {held.expires_at:%Y-%m-%d %H:%M} "
-            "UTC"
-        )
+        raise ClaimOpenError(waiting_message(held))
     row = PlanClaim(
         id=CLAIM_PREFIX + secrets.token_urlsafe(24),
         tenant_id=tenant_id,
@@ -103,6 +98,15 @@ def add_claim(
     session.add(row)
     session.flush()
     return _view(row)
+
+
+def waiting_message(claim: PlanClaimView) -> str:
+    """Why the tenant's plan cannot be changed again while `claim` is open."""
+    return (
+        f"plan: tenant {claim.tenant_id!r} already waits for billing to move it to plan "
+        f"{claim.plan.value!r} (asked by {claim.actor} at {claim.created_at:%Y-%m-%d %H:%M} "
+        f"UTC); wait for that or ask again after {claim.expires_at:%Y-%m-%d %H:%M} UTC"
+    )
 
 
 def record_checkout(session: Session, claim_id: str, checkout_session_id: str) -> None:
