@@ -93,7 +93,7 @@ class BillingRequest:
 
 
 class SelfServiceBilling:
-    """Plan changes and retirements of subscribed tenants, through the billing system."""
+    """Plan changes and retirements that the billing system decides, asked of it here."""
 
     def __init__(
         self,
