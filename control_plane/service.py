@@ -430,8 +430,16 @@ class TenantService:
                 reason="sync from stack file",
             )
 
-    def change_plan(self, tenant_id: str, plan: PlanName | str, *, actor: str) -> Accepted:
-        """Move the tenant to another plan; its defaults follow, overrides are re-checked."""
+    def change_plan(
+        self,
+        tenant_id: str,
+        plan: PlanName | str,
+        *,
+        actor: str,
+        also: Callable[[Session], None] | None = None,
+    ) -> Accepted:
+        """Move the tenant to another plan; its defaults follow, overrides are re-checked.
+        `also` records more in the same transaction (billing binds the tenant there)."""
         try:
             target = PlanName(plan)
         except ValueError:
@@ -442,6 +450,8 @@ class TenantService:
             tenant = registry.tenant(tenant_id, for_update=True)
             current = registry.spec(tenant_id)
             spec = _with_plan(current, target)
+            if also is not None:
+                also(registry.session)
             return self._change_spec(
                 registry,
                 files=files,

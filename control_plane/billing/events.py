@@ -106,6 +106,7 @@ class _Lenient(BaseModel):
 _EventId = Annotated[str, StringConstraints(pattern=r"^evt_[A-Za-z0-9_]{1,250}$")]
 _ObjectId = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 _SubscriptionId = Annotated[str, StringConstraints(pattern=r"^sub_[A-Za-z0-9_]{1,250}$")]
+_ClaimId = Annotated[str, StringConstraints(pattern=r"^upg_[A-Za-z0-9_-]{16,59}$")]
 
 
 class _Customer(_Lenient):
@@ -271,6 +272,8 @@ class _TenantMetadata(_Lenient):
     """Checkout sessions only: the price bought (line items are not in the event)."""
     quantity: int = Field(default=1, ge=1, le=10_000)
     """Checkout sessions only: the quantity bought."""
+    upgrade_claim: _ClaimId | None = None
+    """Set on the checkout of an existing tenant's move to a paid plan (`billing.upgrades`)."""
 
 
 class SubscriptionSnapshot(BaseModel):
@@ -290,6 +293,8 @@ class SubscriptionSnapshot(BaseModel):
     phase: SubscriptionPhase
     status: str
     """The billing system's own status word."""
+    upgrade_claim: str | None = None
+    """The plan claim that lets this subscription take an existing tenant, if any."""
 
 
 class PaymentFact(BaseModel):
@@ -393,6 +398,7 @@ class IntentMapper:
             quantity=quantity,
             phase=phase,
             status=status,
+            upgrade_claim=metadata.upgrade_claim,
         )
         return LifecycleIntent(
             event_id=event.id,

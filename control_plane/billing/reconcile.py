@@ -13,7 +13,9 @@ the first provision runs) waits for the next pass; a failure (the database, the 
 pool, anything unexpected) is retried after a delay that doubles per failure; a refusal
 that will not change by itself (over the plan's limits, a tenant id that cannot be used,
 a tenant owned by another subscription or created outside billing) is recorded once and
-asked again only when the subscription asks for something else.
+asked again only when the subscription asks for something else. The one way a subscription
+takes a tenant it did not create is an open plan claim its metadata names, and the one way
+a subscription's end keeps its tenant is a claim for the free plan (`billing.upgrades`).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from typing import Any
 from sqlalchemy import Row, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from components.plans import get_plan
+from components.plans import PlanName, get_plan
 from control_plane.billing.ledger import DesiredTenant, SubscriptionState, TenantPhase, desired
 from control_plane.billing.settings import (
     DEFAULT_RECONCILE_BACKOFF_MAX_SECONDS,
@@ -42,6 +44,14 @@ from control_plane.billing.subscriptions import (
     SubscriptionStatus,
     bind_created,
     owner_of,
+)
+from control_plane.billing.upgrades import (
+    PlanClaimView,
+    bind_upgraded,
+    downgrade_claim,
+    matching_claim,
+    released,
+    unbind_downgraded,
 )
 from control_plane.registry.billing_models import SubscriptionLedger
 from control_plane.registry.database import Database
@@ -84,8 +94,10 @@ class ReconcileStep:
     tenant_id: str
     subscription_id: str
     request: str
-    """`create`, `change-plan`, `scale`, `suspend`, `resume`, `delete`, or `check` (reading
-    the tenant, or finding it is not this subscription's)."""
+    """`create`, `upgrade` (a claimed tenant joins the subscription), `change-plan`, `scale`,
+    `suspend`, `resume`, `delete`, `downgrade` (the tenant leaves the ended subscription for
+    the free plan), or `check` (reading the tenant, or finding it is not this
+    subscription's)."""
     detail: str
     error: str | None = None
     outcome: StepOutcome = StepOutcome.QUEUED
@@ -156,7 +168,8 @@ class BillingReconciler:
             if refused and row.refused_for == fingerprint:
                 return []  # refused before, and the subscription still asks for the same
             customer = state.snapshot.customer_id if state.snapshot else None
-            steps = self._converge(row.id, target, customer)
+            claim = state.snapshot.upgrade_claim if state.snapshot else None
+            steps = self._converge(row.id, target, customer, claim, now)
         except Exception as error:  # noqa: BLE001 - kept on the subscription, retried later
             snapshot = row.state.get("snapshot") or {}
             steps = [
@@ -228,6 +241,8 @@ class BillingReconciler:
         subscription_id: str,
         target: DesiredTenant,
         customer_id: str | None,
+        upgrade_claim: str | None,
+        now: datetime,
     ) -> list[ReconcileStep]:
         tenant_id = target.tenant_id
         if tenant_id is None or target.phase is TenantPhase.NONE:
@@ -236,10 +251,38 @@ class BillingReconciler:
             current: TenantView | None = self._service.show(tenant_id)
         except TenantNotFoundError:
             current = None
-        owner = None
+        owner = upgrade = downgrade = None
+        left = False
         if current is not None:
             with self._database.transaction() as session:
                 owner = owner_of(session, tenant_id)
+                ours = owner is not None and owner.subscription_id == subscription_id
+                live = current.state not in _GONE
+                if live and target.phase is TenantPhase.RETIRED and ours:
+                    downgrade = downgrade_claim(session, subscription_id, tenant_id)
+                elif live and target.phase is TenantPhase.RETIRED:
+                    left = released(session, subscription_id, tenant_id)
+                elif (
+                    live
+                    and owner is None
+                    and upgrade_claim is not None
+                    and target.plan is not None
+                    and target.phase is TenantPhase.ACTIVE
+                ):
+                    upgrade = matching_claim(session, upgrade_claim, tenant_id, target.plan, now)
+        if current is not None and upgrade is not None:
+            return self._upgrade(
+                subscription_id,
+                target,
+                customer_id=customer_id,
+                claim=upgrade,
+                current=current,
+                now=now,
+            )
+        if current is not None and downgrade is not None:
+            return [self._downgrade(subscription_id, downgrade, current, now)]
+        if left:
+            return []  # the tenant left this subscription for the free plan
         if current is not None and (owner is None or owner.subscription_id != subscription_id):
             if target.phase is TenantPhase.RETIRED and current.state in _GONE:
                 return []
@@ -302,6 +345,57 @@ class BillingReconciler:
                 also=lambda session: bind_created(
                     session, tenant_id, subscription_id, customer_id, self._actor
                 ),
+            ),
+        )
+
+    def _upgrade(
+        self,
+        subscription_id: str,
+        target: DesiredTenant,
+        *,
+        customer_id: str | None,
+        claim: PlanClaimView,
+        current: TenantView,
+        now: datetime,
+    ) -> list[ReconcileStep]:
+        """Bind the claimed tenant to the subscription and move it to the plan, in the name
+        of the user who claimed it; the rest of the subscription follows as an update."""
+        assert target.tenant_id is not None and target.plan is not None
+        tenant_id, plan = target.tenant_id, target.plan
+        step = self._attempt(
+            subscription_id,
+            tenant_id,
+            "upgrade",
+            f"{current.plan} -> {plan.value} claimed by {claim.actor}",
+            lambda: self._service.change_plan(
+                tenant_id,
+                plan,
+                actor=claim.actor,
+                also=lambda session: bind_upgraded(
+                    session, claim, subscription_id, customer_id, now
+                ),
+            ),
+        )
+        if step.outcome is not StepOutcome.QUEUED:
+            return [step]
+        return [step, *self._update(subscription_id, target, self._service.show(tenant_id))]
+
+    def _downgrade(
+        self, subscription_id: str, claim: PlanClaimView, current: TenantView, now: datetime
+    ) -> ReconcileStep:
+        """Keep the tenant on the free plan, freed from the subscription that ended, in the
+        name of the user who asked (instead of retiring it)."""
+        tenant_id = current.tenant_id
+        return self._attempt(
+            subscription_id,
+            tenant_id,
+            "downgrade",
+            f"{current.plan} -> free asked by {claim.actor}; the subscription ended",
+            lambda: self._service.change_plan(
+                tenant_id,
+                PlanName.FREE,
+                actor=claim.actor,
+                also=lambda session: unbind_downgraded(session, claim, now),
             ),
         )
 

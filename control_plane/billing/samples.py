@@ -47,11 +47,14 @@ def subscription_event(
     customer: str = "cus_Q8s1TenantDemo",
     display_name: str | None = None,
     lookup_key: str | None = None,
+    upgrade_claim: str | None = None,
 ) -> dict[str, Any]:
     """A `customer.subscription.*` event on the price whose lookup key is `<plan>-monthly`."""
     metadata = {"tenant_id": tenant_id, "region": region}
     if display_name:
         metadata["display_name"] = display_name
+    if upgrade_claim:
+        metadata["upgrade_claim"] = upgrade_claim
     price = {
         "id": f"price_1{plan.value.capitalize()}Monthly",
         "object": "price",
@@ -99,8 +102,12 @@ def checkout_completed_event(
     plan: PlanName,
     region: str = "eu-west-1",
     customer: str = "cus_Q8s1TenantDemo",
+    upgrade_claim: str | None = None,
 ) -> dict[str, Any]:
     """A `checkout.session.completed` event of a subscription checkout."""
+    metadata = {"tenant_id": tenant_id, "region": region, "price": f"{plan.value}-monthly"}
+    if upgrade_claim:
+        metadata["upgrade_claim"] = upgrade_claim
     session = {
         "id": f"cs_test_{subscription_id.removeprefix('sub_')}",
         "object": "checkout.session",
@@ -111,7 +118,7 @@ def checkout_completed_event(
         "subscription": subscription_id,
         "amount_total": _cents(plan),
         "currency": "usd",
-        "metadata": {"tenant_id": tenant_id, "region": region, "price": f"{plan.value}-monthly"},
+        "metadata": metadata,
     }
     return _envelope(event_id, "checkout.session.completed", created, session)
 

@@ -8,7 +8,8 @@ hook that records more in that same transaction.
 
 A tenant id belongs to the first subscription that names it (and, once the tenant exists,
 to the subscription bound to it in `billing_tenant_owners`): an event of another
-subscription naming it is recorded as refused and changes nothing.
+subscription naming it is recorded as refused and changes nothing. An unbound tenant's
+open plan claim, named by the event, lets its subscription through (`billing.upgrades`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from control_plane.billing.events import BillingEvent, EventIntent, Ignored
 from control_plane.billing.ledger import Decision, SubscriptionState, apply
+from control_plane.billing.upgrades import matching_claim
 from control_plane.registry.billing_models import (
     BillingEventRecord,
     SubscriptionLedger,
@@ -327,6 +329,8 @@ class SqlBillingStore:
                 state = SubscriptionState.model_validate(row.state)
         claimed = claimed_tenant(intent, state)
         owner = None if claimed is None else self._owner(connection, claimed, subscription_id)
+        if owner is not None and self._claimed_upgrade(session, intent, event):
+            owner = None  # the tenant's own user asked for this subscription; see `upgrades`
         recorded = _fold(event, intent, state, owner)
         decision = recorded.decision
         connection.execute(
@@ -383,6 +387,20 @@ class SqlBillingStore:
         named = connection.execute(_FIND_CLAIM, {"tenant_id": tenant_id, "id": subscription_id})
         other = named.scalar()
         return None if other is None else str(other)
+
+    @staticmethod
+    def _claimed_upgrade(session: Session, intent: EventIntent, event: BillingEvent) -> bool:
+        """Whether the event names an open plan claim for its tenant and plan: then only a
+        bound subscription holds the tenant, not one that merely named it first."""
+        snapshot = None if isinstance(intent, Ignored) else intent.snapshot
+        if snapshot is None or snapshot.upgrade_claim is None:
+            return False
+        if session.connection().execute(_FIND_OWNER, {"tenant_id": snapshot.tenant_id}).first():
+            return False
+        claim = matching_claim(
+            session, snapshot.upgrade_claim, snapshot.tenant_id, snapshot.plan, event.received_at
+        )
+        return claim is not None
 
     @staticmethod
     def _refuse(

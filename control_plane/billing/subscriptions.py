@@ -49,6 +49,8 @@ class BindingBy(StrEnum):
     """Billing created the tenant for the subscription."""
     LINKED = "linked"
     """An operator linked an existing tenant to the subscription."""
+    UPGRADED = "upgraded"
+    """A tenant user's plan claim let the subscription take the existing tenant."""
 
 
 class LinkError(ValueError):

@@ -103,3 +103,26 @@ class InvoiceRecord(Base):
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
     """The whole invoice (`Invoice.model_dump(mode="json")`)."""
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PlanClaim(Base):
+    """A tenant user's open request to move a tenant that belongs to no subscription onto a
+    paid plan: the one thing that lets a subscription event take an existing tenant. Its id
+    travels in the checkout's metadata; the event must carry it back before `expires_at`."""
+
+    __tablename__ = "billing_plan_claims"
+    __table_args__ = (Index("ix_billing_plan_claims_tenant", "tenant_id", "consumed_at"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """`upg_<random>`: unguessable, so only the checkout started here carries it."""
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    plan: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(128))
+    """Who asked; the plan change is recorded in their name."""
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    checkout_session_id: Mapped[str | None] = mapped_column(String(255))
+    consumed_at: Mapped[datetime | None]
+    """When a subscription took the tenant with it (then `subscription_id` says which)."""
+    subscription_id: Mapped[str | None] = mapped_column(String(255))

@@ -3,22 +3,22 @@ a subscribed tenant's plan changes and its retirement are changes to its subscri
 
 The session carries the tenant facts the billing webhook reads (`tenant_id`, `region`,
 `price`) and the user who asked, both on the session and on the subscription it creates,
-so `checkout.session.completed` or `customer.subscription.created` provisions the tenant.
+so `checkout.session.completed` or `customer.subscription.created` provisions the tenant
+(or, with an `upgrade_claim`, moves an existing free tenant to the paid plan).
 A price change or a cancellation is answered by `customer.subscription.updated` or
 `...deleted`, which the reconciler applies to the tenant.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import stripe
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from stripe._base_address import BaseAddresses
+from stripe.params.checkout import SessionCreateParams
 
 from components.plans import PlanName
-from control_plane.billing.self_service import BillingUnavailableError
+from control_plane.billing.self_service import BillingUnavailableError, StartedCheckout
 
 
 class CheckoutSettings(BaseSettings):
@@ -40,12 +40,6 @@ class CheckoutError(BillingUnavailableError):
     """The billing system refused or could not be asked; the message says why."""
 
 
-@dataclass(frozen=True)
-class StartedCheckout:
-    id: str
-    url: str
-
-
 class Checkout:
     """Starts subscription checkouts, changes a subscription's plan and cancels it, for
     plans that have a configured price id."""
@@ -62,23 +56,36 @@ class Checkout:
         }
 
     def start(
-        self, *, tenant_id: str, plan: PlanName, region: str, user_id: int, email: str
+        self,
+        *,
+        tenant_id: str,
+        plan: PlanName,
+        region: str,
+        user_id: int | None,
+        email: str | None,
+        upgrade_claim: str | None = None,
     ) -> StartedCheckout:
+        """A subscription checkout; `upgrade_claim` marks the move of an existing tenant to
+        a paid plan (`billing.upgrades`), which its events must carry back."""
         price = self._price(plan)
-        metadata = {"tenant_id": tenant_id, "region": region, "user_id": str(user_id)}
+        metadata = {"tenant_id": tenant_id, "region": region}
+        if user_id is not None:
+            metadata["user_id"] = str(user_id)
+        if upgrade_claim is not None:
+            metadata["upgrade_claim"] = upgrade_claim
+        params: SessionCreateParams = {
+            "mode": "subscription",
+            "line_items": [{"price": price, "quantity": 1}],
+            "client_reference_id": tenant_id,
+            "success_url": self._settings.success_url,
+            "cancel_url": self._settings.cancel_url,
+            "metadata": {**metadata, "price": price},
+            "subscription_data": {"metadata": metadata},
+        }
+        if email is not None:
+            params["customer_email"] = email
         try:
-            session = self._client.v1.checkout.sessions.create(
-                params={
-                    "mode": "subscription",
-                    "line_items": [{"price": price, "quantity": 1}],
-                    "customer_email": email,
-                    "client_reference_id": tenant_id,
-                    "success_url": self._settings.success_url,
-                    "cancel_url": self._settings.cancel_url,
-                    "metadata": {**metadata, "price": price},
-                    "subscription_data": {"metadata": metadata},
-                }
-            )
+            session = self._client.v1.checkout.sessions.create(params=params)
         except stripe.StripeError as error:
             raise CheckoutError(f"the billing system refused the checkout: {error}") from None
         if not session.url:

@@ -1,5 +1,6 @@
-"""The API test world: a registry, a real SMTP sink on 127.0.0.1, a settable clock, the app
-under FastAPI's TestClient, and shortcuts to make verified users with tokens."""
+"""The API test world: a registry, a real SMTP sink on 127.0.0.1, a settable clock (accounts
+and plan claims), the app under FastAPI's TestClient, and shortcuts to make verified users
+with tokens."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from control_plane.accounts.service import AccountService
 from control_plane.accounts.settings import AccountsSettings, SmtpSettings
 from control_plane.billing.reconcile import BillingReconciler
 from control_plane.billing.samples import checkout_completed_event, encode
+from control_plane.billing.self_service import SelfServiceBilling
 from control_plane.billing.settings import BillingSettings
 from control_plane.billing.signature import signature_header
 from control_plane.billing.store import SqlBillingStore
@@ -199,6 +201,7 @@ def make_world(
     context = dataclasses.replace(
         built,
         accounts=AccountService(database, built.accounts.settings, make_mailer(smtp), clock=clock),
+        billing=SelfServiceBilling(database, built.tenants, built.checkout, clock=clock),
     )
     app = create_app(context, billing, SqlBillingStore(database), limits=limits)
     client = TestClient(app, base_url="http://127.0.0.1")

@@ -283,9 +283,16 @@ def change_plan(
     body: PlanChange,
 ) -> TenantRequestOut:
     """The spec must fit the new plan (checked first); the billing system's
-    `customer.subscription.updated` event then moves the tenant to it."""
+    `customer.subscription.updated` event then moves the tenant to it. A free tenant
+    moving to a paid plan gets a checkout (`checkout_url`); the subscription it starts
+    moves the tenant."""
+    principal = access.principal
     asked = context.billing.request_plan_change(
-        _existing(access), body.plan, actor=access.principal.actor
+        _existing(access),
+        body.plan,
+        actor=principal.actor,
+        user_id=principal.user_id,
+        email=principal.email,
     )
     return _billing_out(asked)
 
@@ -298,6 +305,7 @@ def _billing_out(asked: BillingRequest) -> TenantRequestOut:
         spec_version=asked.spec_version,
         job_id=None,
         message=asked.message,
+        checkout_url=asked.checkout_url,
     )
 
 
