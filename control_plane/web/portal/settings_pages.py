@@ -11,7 +11,6 @@ from fastapi.responses import Response
 from components.plans import PlanName, get_plan
 from components.spec import TenantSpec
 from control_plane.accounts.roles import Permission
-from control_plane.web.checkout import CheckoutError
 from control_plane.web.deps import ContextDep, TenantAccess, WebContext
 from control_plane.web.portal import catalog, settings_form
 from control_plane.web.portal.auth import page_access
@@ -23,6 +22,7 @@ router = APIRouter(include_in_schema=False)
 
 Editor = Annotated[TenantAccess, Depends(page_access(Permission.SPEC_UPDATE))]
 Reader = Annotated[TenantAccess, Depends(page_access(Permission.TENANT_READ))]
+PlanChanger = Annotated[TenantAccess, Depends(page_access(Permission.PLAN_CHANGE))]
 Field = Annotated[str, Form(max_length=8192)]
 Version = Annotated[int, Form(ge=0, le=2_147_483_647)]
 
@@ -161,30 +161,27 @@ def plan(request: Request, access: Reader, context: ContextDep) -> Response:
         features=catalog.plan_features,
         monthly=catalog.monthly,
         difference=lambda target: catalog.price_difference(current, target),
-        checkout=context.checkout is not None and tenant.plan == PlanName.FREE.value,
         section="plan",
     )
 
 
 @router.post("/tenants/{tenant_id}/plan", name="tenant_plan_change")
-def change_plan(access: Editor, context: ContextDep, plan: Annotated[PlanName, Form()]) -> Response:
-    """A free tenant upgrades through the billing system's checkout; the subscription it
-    starts changes the plan when billing confirms it (never here)."""
-    tenant = tenant_out(context, access)
-    if context.checkout is None or tenant.plan != PlanName.FREE.value or plan is PlanName.FREE:
-        return redirect(
-            f"/tenants/{access.tenant_id}/plan",
-            error="Plan changes go through billing: change the subscription and the tenant "
-            "follows it.",
-        )
+def change_plan(
+    access: PlanChanger, context: ContextDep, plan: Annotated[PlanName, Form()]
+) -> Response:
+    """The API's plan change: billing changes the subscription (a free tenant gets a
+    checkout) and the tenant follows billing's event; never changed here."""
+    principal = access.principal
     try:
-        started = context.checkout.start(
-            tenant_id=access.tenant_id,
-            plan=plan,
-            region=tenant.region or "",
-            user_id=access.principal.user_id,
-            email=access.principal.email,
+        asked = context.billing.request_plan_change(
+            _existing(access),
+            plan,
+            actor=principal.actor,
+            user_id=principal.user_id,
+            email=principal.email,
         )
-    except CheckoutError as error:
-        return redirect(f"/tenants/{access.tenant_id}/plan", error=str(error))
-    return redirect(started.url)
+    except REFUSALS as error:
+        return redirect(f"/tenants/{access.tenant_id}/plan", error=detail_of(error))
+    if asked.checkout_url:
+        return redirect(asked.checkout_url)
+    return redirect(f"/tenants/{access.tenant_id}/plan", notice=asked.message)

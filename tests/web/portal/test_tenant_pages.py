@@ -336,6 +336,32 @@ def test_the_plan_page_shows_the_price_difference(world: World) -> None:
     assert "goes through billing" in page
 
 
+def test_a_plan_change_in_the_portal_is_the_apis_claim_through_billing(world: World) -> None:
+    free_tenant(world, "owner-a@example.com", "tenant-a", "Alpha Works")
+    csrf = sign_in(world, "owner-a@example.com")
+    page = world.client.get("/tenants/tenant-a/plan").text
+    assert "Upgrade to Starter" in page
+    asked = world.client.post(
+        "/tenants/tenant-a/plan",
+        data={"plan": "starter", "csrf_token": csrf},
+        follow_redirects=False,
+    )
+    assert asked.headers["location"] == "/tenants/tenant-a/plan"
+    shown = world.client.get("/tenants/tenant-a/plan").text
+    # No billing key here: the claim waits for billing's subscription event, as in the API.
+    assert "upgrade_claim" in shown
+    assert world.context.tenants.show("tenant-a").plan == "free"  # nothing before billing
+    again = world.client.post(
+        "/tenants/tenant-a/plan",
+        data={"plan": "pro", "csrf_token": csrf},
+        follow_redirects=False,
+    )
+    assert (
+        "already waits for billing to move it to plan"
+        in world.client.get(again.headers["location"]).text
+    )
+
+
 def test_the_overview_reads_alarm_states_from_the_configured_endpoint(world: World) -> None:
     free_tenant(world, "owner-a@example.com", "tenant-a", "Alpha Works")
     sign_in(world, "owner-a@example.com")
