@@ -199,13 +199,14 @@ class OperatorConsole:
             query = query.where(Tenant.plan == wanted.plan)
         if wanted.search:
             query = query.where(Tenant.id.contains(wanted.search.strip(), autoescape=True))
-        failing = dict(
-            session.execute(
+        failing: dict[str, int] = {
+            tenant_id: count
+            for tenant_id, count in session.execute(
                 select(Job.tenant_id, func.count())
                 .where(unresolved_failure())
                 .group_by(Job.tenant_id)
-            ).tuples()
-        )
+            )
+        }
         cases = open_cases_by_tenant(session)
         return [
             FleetRow(
@@ -219,7 +220,7 @@ class OperatorConsole:
                 failing_jobs=failing.get(tenant.id, 0),
                 open_cases=cases.get(tenant.id, 0),
             )
-            for tenant, spec, op in session.execute(query).tuples()
+            for tenant, spec, op in session.execute(query)
         ]
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from components.names import alarm_name_prefix
 from components.stack_config import InvalidStackError
-from control_plane.queue.jobs import APPLY_KINDS, UNFINISHED, JobStatus
+from control_plane.queue.jobs import APPLY_KINDS, UNFINISHED, unresolved_failure
 from control_plane.registry.database import Database
 from control_plane.registry.lifecycle import TenantState
 from control_plane.registry.models import Job, Operation, Tenant
@@ -73,7 +73,8 @@ class TenantHealth:
     verdict: Verdict
     last_run: LastRun | None
     failing_jobs: list[str]
-    """Jobs that failed for good or are retrying, with their last error."""
+    """Jobs retrying, or failed for good with no later job answering them, with their
+    last error."""
     drift: list[str]
     """Differences between the registry, the stack file and what was last applied."""
     alarms: list[AlarmState] | None
@@ -210,11 +211,7 @@ class HealthCheck:
             f"{(job.last_error or '')[:MAX_ERROR_CHARS]}"
             for job in session.scalars(
                 select(Job)
-                .where(
-                    Job.tenant_id == tenant.id,
-                    Job.last_error.is_not(None),
-                    Job.status.in_([*UNFINISHED, JobStatus.FAILED.value]),
-                )
+                .where(Job.tenant_id == tenant.id, unresolved_failure())
                 .order_by(Job.id.desc())
                 .limit(5)
             )
