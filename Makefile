@@ -22,6 +22,9 @@ lint: setup
 # have one; elsewhere they skip, saying why, when scripts/postgres.sh cannot start it.
 test: lint
 	@bash scripts/system-packages.sh
+	@# axe-core for the portal's browser tests, at the version package-lock.json pins.
+	@if command -v npm >/dev/null 2>&1; then npm ci --ignore-scripts --no-audit --no-fund --loglevel=error; \
+	else echo "npm unavailable: the portal's browser tests will be skipped" >&2; fi
 	@pg_env="$$(bash scripts/postgres.sh)" || { \
 		if [ -n "$$CI" ]; then echo "CI needs PostgreSQL for the queue tests" >&2; exit 1; fi; \
 		echo "PostgreSQL unavailable: its test variants will be skipped" >&2; }; \
@@ -37,4 +40,4 @@ check: setup
 	$(BIN)/tenantctl check --all
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache .hypothesis node_modules test-output

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian packages some tests use, when they are missing and we are root:
 #   promtool (package `prometheus`): checks the alert rules in deploy/.
+#   chromium: the portal's browser tests drive it with Playwright (no browser download).
+#   npm (with node): installs axe-core, which the browser tests run in each page.
 # Elsewhere the tests that need them skip, saying why. Diagnostics go to stderr.
 set -euo pipefail
 
@@ -8,6 +10,8 @@ log() { echo "system-packages.sh: $*" >&2; }
 
 missing=()
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+[[ -x /usr/bin/chromium ]] || missing+=(chromium)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 
 if [[ ${#missing[@]} -eq 0 ]]; then
     exit 0

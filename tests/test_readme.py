@@ -17,7 +17,16 @@ ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 FENCE = re.compile(r"^```bash(?P<info>[^\n]*)\n(?P<body>.*?)^```$", re.DOTALL | re.MULTILINE)
 NOT_COPIED = shutil.ignore_patterns(
-    ".git", ".venv", "data", "tests", "__pycache__", ".*_cache", "*.sarif", "plan.json"
+    ".git",
+    ".venv",
+    "data",
+    "tests",
+    "__pycache__",
+    ".*_cache",
+    "*.sarif",
+    "plan.json",
+    "node_modules",
+    "test-output",
 )
 
 

@@ -248,8 +248,8 @@ class AccountService:
             "Confirm your e-mail address",
             f"Hello {user.display_name},\n\nconfirm your address with this code "
             f"(valid {_lifetime(self.settings.verification_lifetime)}):\n\n"
-            f"    {token}\n\nPOST it to "
-            f"{self.settings.public_url}/api/v1/account/verify as "
+            f"    {token}\n\nIn a browser: {self.settings.public_url}/verify?code={token}\n"
+            f"With the API: POST it to {self.settings.public_url}/api/v1/account/verify as "
             '{"token": "..."}.\n',
         )
 
@@ -561,7 +561,9 @@ class AccountService:
                     "Reset your password",
                     f"Someone asked to reset the password of {address}. If it was you, use "
                     f"this code within {_lifetime(self.settings.reset_lifetime)}:\n\n"
-                    f"    {token}\n\nPOST it with the new password to "
+                    f"    {token}\n\nIn a browser: "
+                    f"{self.settings.public_url}/password-reset/confirm?code={token}\n"
+                    "With the API: POST it with the new password to "
                     f"{self.settings.public_url}/api/v1/account/password-reset/confirm.\n"
                     "If it was not you, ignore this message.\n",
                 )
@@ -751,7 +753,9 @@ class AccountService:
                     f"You are invited to tenant {tenant_id}",
                     f"{principal.email} invites you to tenant {tenant_id} as {role.value}. "
                     f"Accept within {_lifetime(self.settings.invitation_lifetime)} with this "
-                    f"code:\n\n    {token}\n\nPOST it to "
+                    f"code:\n\n    {token}\n\nIn a browser: "
+                    f"{self.settings.public_url}/invitations/accept?code={token}\n"
+                    "With the API: POST it to "
                     f"{self.settings.public_url}/api/v1/invitations/accept (with a password "
                     "and display name if you have no account yet).\n",
                 )

@@ -1,5 +1,6 @@
 """The one ASGI app: `/api/v1`, `/hooks/billing` (the billing webhook's own route),
-`/healthz` and `/readyz`, with request limits and problem details for every route."""
+`/healthz`, `/readyz` and the portal's pages, with request limits for every route and
+problem details for every machine route (pages answer with error pages)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from control_plane.web import problems
 from control_plane.web.checkout import Checkout, CheckoutSettings
 from control_plane.web.deps import WebContext
 from control_plane.web.limits import LimitsMiddleware, RequestLimits
+from control_plane.web.portal import pages as portal
 from control_plane.web.routes import (
     account,
     cases,
@@ -74,6 +76,7 @@ def create_app(
         metrics.mount(app)
     problems.install(app)
     problems.document_problems(app, (API_PREFIX, "/healthz", "/readyz"))
+    portal.install(app)
     app.add_middleware(LimitsMiddleware, limits=limits or RequestLimits())
     return app
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Request, Response
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from components.spec import TENANT_ID_PATTERN
@@ -29,6 +29,9 @@ from control_plane.web.checkout import Checkout
 
 SESSION_COOKIE = "tenants_session"
 CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
+"""The form field a browser form sends the CSRF token in (scripts send the header)."""
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 """The spec's tenant id rule, so a malformed id in a path is refused before any lookup."""
 
@@ -58,10 +61,60 @@ def _context(request: Request) -> WebContext:
 
 ContextDep = Annotated[WebContext, Depends(_context)]
 
+
+def set_session_cookie(response: Response, context: WebContext, session_token: str) -> None:
+    """The browser session's cookie: HTTP-only, `SameSite=Lax`, `Secure` off loopback."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        session_token,
+        max_age=int(context.accounts.settings.session_lifetime.total_seconds()),
+        httponly=True,
+        secure=context.secure_cookies,
+        samesite="lax",
+        path="/",
+    )
+
+
+def clear_session_cookie(response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
+
+
 _bearer = HTTPBearer(auto_error=False, description="An API token: `Bearer tnt_...`")
 _cookie = APIKeyCookie(
     name=SESSION_COOKIE, auto_error=False, description="A browser session (send X-CSRF-Token)"
 )
+
+
+async def _sent_csrf(request: Request) -> str:
+    """The CSRF token an unsafe request sent: the header, or a form post's field."""
+    if request.method in _SAFE_METHODS:
+        return ""
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is not None:
+        return sent
+    if request.headers.get("content-type", "").startswith(_FORM_TYPES):
+        # Starlette keeps the parsed form, so the route's own Form fields read it again.
+        value = (await request.form()).get(CSRF_FIELD)
+        return value if isinstance(value, str) else ""
+    return ""
+
+
+SentCsrf = Annotated[str, Depends(_sent_csrf)]
+
+
+def session_principal(
+    request: Request, context: WebContext, session: str, sent_csrf: str
+) -> Principal:
+    """The browser session's principal; an unsafe request must carry its CSRF token."""
+    principal = context.accounts.principal_for_session(session)
+    if request.method not in _SAFE_METHODS and (
+        not principal.csrf_token or not credentials.same_secret(sent_csrf, principal.csrf_token)
+    ):
+        raise ForbiddenError(
+            f"a signed-in browser must send its CSRF token ({CSRF_HEADER} header or "
+            f"{CSRF_FIELD} form field)"
+        )
+    return principal
 
 
 def _principal(
@@ -69,18 +122,12 @@ def _principal(
     context: ContextDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     session: Annotated[str | None, Depends(_cookie)],
+    sent_csrf: SentCsrf,
 ) -> Principal:
     if bearer is not None:
         return context.accounts.principal_for_token(bearer.credentials)
     if session:
-        principal = context.accounts.principal_for_session(session)
-        if request.method not in _SAFE_METHODS:
-            sent = request.headers.get(CSRF_HEADER, "")
-            if not principal.csrf_token or not credentials.same_secret(sent, principal.csrf_token):
-                raise ForbiddenError(
-                    f"a signed-in browser must send its CSRF token in {CSRF_HEADER}"
-                )
-        return principal
+        return session_principal(request, context, session, sent_csrf)
     if request.headers.get("authorization"):
         raise AuthenticationError("the Authorization header must be `Bearer <token>`")
     raise AuthenticationError("sign in or send an API token (`Authorization: Bearer tnt_...`)")
@@ -111,14 +158,21 @@ def tenant_access(permission: Permission) -> Callable[..., TenantAccess]:
     def dependency(
         tenant_id: TenantIdPath, principal: PrincipalDep, context: ContextDep
     ) -> TenantAccess:
-        role = principal.authorize(permission, tenant_id)
-        standing = context.accounts.tenant_standing(tenant_id)
-        if standing is None:
-            raise NotFoundError(f"tenant {tenant_id!r} not found")
-        return TenantAccess(tenant_id, role, principal, exists=standing == "registered")
+        return authorize_tenant(permission, tenant_id, principal, context)
 
     dependency.__name__ = f"tenant_access_{permission.name.lower()}"
     return dependency
+
+
+def authorize_tenant(
+    permission: Permission, tenant_id: str, principal: Principal, context: WebContext
+) -> TenantAccess:
+    """The check every tenant route and page makes: the role table, then existence."""
+    role = principal.authorize(permission, tenant_id)
+    standing = context.accounts.tenant_standing(tenant_id)
+    if standing is None:
+        raise NotFoundError(f"tenant {tenant_id!r} not found")
+    return TenantAccess(tenant_id, role, principal, exists=standing == "registered")
 
 
 def platform_access(permission: Permission) -> Callable[..., PlatformRole]:

@@ -145,6 +145,20 @@ def document_problems(app: FastAPI, prefixes: tuple[str, ...]) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def status_of(error: Exception) -> int | None:
+    """The HTTP status of a domain error (None: not a refusal the caller caused)."""
+    if isinstance(error, RateLimitedError):
+        return 429
+    if isinstance(error, ProblemError):
+        return error.status
+    return next((status for kind, status in _STATUS if isinstance(error, kind)), None)
+
+
+def detail_of(error: Exception) -> str:
+    """The message shown for a domain error (never a registry listing of tenants)."""
+    return _detail_of(error, status_of(error) or 500)
+
+
 def _detail_of(error: Exception, status: int) -> str:
     if isinstance(error, TenantNotFoundError):
         # The registry's message lists known tenants: never shown to API callers.
@@ -156,11 +170,11 @@ def install(app: FastAPI) -> None:
     """Register the handlers that turn every error into a problem document."""
 
     async def domain_error(_request: Request, error: Exception) -> JSONResponse:
-        for kind, status in _STATUS:
-            if isinstance(error, kind):
-                headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-                return problem(status, _detail_of(error, status), headers=headers)
-        raise error
+        status = status_of(error)
+        if status is None:
+            raise error
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return problem(status, _detail_of(error, status), headers=headers)
 
     async def rate_limited(_request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, RateLimitedError)

@@ -6,7 +6,12 @@ import dataclasses
 
 from fastapi import APIRouter, Request, Response, status
 
-from control_plane.web.deps import SESSION_COOKIE, ContextDep, PrincipalDep
+from control_plane.web.deps import (
+    ContextDep,
+    PrincipalDep,
+    clear_session_cookie,
+    set_session_cookie,
+)
 from control_plane.web.problems import PROBLEM_RESPONSES
 from control_plane.web.schemas import (
     Code,
@@ -73,15 +78,7 @@ def confirm_reset(body: NewPassword, context: ContextDep) -> UserOut:
 def sign_in(body: SignIn, request: Request, response: Response, context: ContextDep) -> SessionOut:
     address = request.client.host if request.client else "unknown"
     signed_in = context.accounts.sign_in(body.email, body.password, address=address)
-    response.set_cookie(
-        SESSION_COOKIE,
-        signed_in.session_token,
-        max_age=int(context.accounts.settings.session_lifetime.total_seconds()),
-        httponly=True,
-        secure=context.secure_cookies,
-        samesite="lax",
-        path="/",
-    )
+    set_session_cookie(response, context, signed_in.session_token)
     return SessionOut(
         csrf_token=signed_in.csrf_token,
         expires_at=signed_in.expires_at,
@@ -97,7 +94,7 @@ def sign_in(body: SignIn, request: Request, response: Response, context: Context
 def sign_out(principal: PrincipalDep, context: ContextDep) -> Response:
     context.accounts.sign_out(principal)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
+    clear_session_cookie(response)
     return response
 
 

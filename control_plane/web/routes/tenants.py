@@ -106,14 +106,7 @@ def list_tenants(
         views = context.tenants.tenants()
         tenants = [_tenant_out(v, principal.role_in(v.tenant_id)) for v in views]
     else:
-        tenants = []
-        for tenant_id, role in sorted(principal.memberships.items()):
-            if principal.role_in(tenant_id) is None:
-                continue
-            try:
-                tenants.append(_tenant_out(context.tenants.show(tenant_id), role.value))
-            except TenantNotFoundError:
-                tenants.append(_claimed_out(context, tenant_id, role.value))
+        tenants = member_tenants(principal, context)
     selected = [
         t
         for t in tenants
@@ -127,6 +120,19 @@ def list_tenants(
     return Page(
         items=page, limit=limit, offset=offset, next_offset=offset + limit if more else None
     )
+
+
+def member_tenants(principal: Principal, context: WebContext) -> list[TenantOut]:
+    """The tenants the caller is a member of (claimed ones waiting for billing too)."""
+    tenants = []
+    for tenant_id, role in sorted(principal.memberships.items()):
+        if principal.role_in(tenant_id) is None:
+            continue
+        try:
+            tenants.append(_tenant_out(context.tenants.show(tenant_id), role.value))
+        except TenantNotFoundError:
+            tenants.append(_claimed_out(context, tenant_id, role.value))
+    return tenants
 
 
 def _claimed_out(context: WebContext, tenant_id: str, role: str | None) -> TenantOut:

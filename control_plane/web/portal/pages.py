@@ -1,0 +1,79 @@
+"""Wiring the portal into the one app: its routers, its static files, and error pages in
+place of problem documents for paths outside the API."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from control_plane.web.portal import account_pages, home
+from control_plane.web.portal.auth import LoginRequired, login_url
+from control_plane.web.portal.render import page, redirect
+from control_plane.web.problems import detail_of, status_of
+
+STATIC = Path(__file__).parent / "static"
+MACHINE_PATHS = ("/api/", "/hooks/", "/metrics", "/healthz", "/readyz", "/docs", "/openapi")
+"""Paths whose errors stay problem documents: everything else is a page."""
+
+Handler = Callable[[Request, Any], Response | Awaitable[Response]]
+
+ROUTERS: tuple[APIRouter, ...] = (account_pages.router, home.router)
+"""Every router of pages, in the order they are matched."""
+
+
+def install(app: FastAPI) -> None:
+    """Serve the portal's pages and `/static`; call after `problems.install`."""
+    for router in ROUTERS:
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for kind, handler in list(app.exception_handlers.items()):
+        app.add_exception_handler(kind, _error_page(handler))
+    app.add_exception_handler(LoginRequired, _to_login)
+
+
+async def _to_login(request: Request, error: Exception) -> Response:
+    assert isinstance(error, LoginRequired)
+    path = error.next_path if request.method == "GET" else None
+    return redirect(login_url(path), notice="Sign in to continue.")
+
+
+def _error_page(problem_handler: Handler) -> Handler:
+    """Pages answer an error with a page saying it; the API keeps its problem documents."""
+
+    async def handler(request: Request, error: Exception) -> Response:
+        if request.url.path.startswith(MACHINE_PATHS):
+            return await _answer(problem_handler, request, error)
+        if isinstance(error, StarletteHTTPException):
+            status, detail = error.status_code, str(error.detail)
+        elif (status_or_none := status_of(error)) is not None:
+            status, detail = status_or_none, detail_of(error)
+        else:
+            # Unexpected: the problem handler logs it and reveals nothing; say the same.
+            await _answer(problem_handler, request, error)
+            status, detail = 500, "Something went wrong on our side; it has been logged."
+        if status == 401:
+            return redirect(login_url(request.url.path), notice="Sign in to continue.")
+        return page(
+            request,
+            "error.html",
+            principal=None,
+            status_code=status,
+            status=status,
+            heading=HTTPStatus(status).phrase,
+            detail=detail,
+        )
+
+    return handler
+
+
+async def _answer(handler: Handler, request: Request, error: Exception) -> Response:
+    answer = handler(request, error)
+    return await answer if inspect.isawaitable(answer) else answer
