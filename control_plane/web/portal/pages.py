@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from control_plane.web.portal import account_pages, home
+from control_plane.web.portal import account_pages, home, operator, support
 from control_plane.web.portal.auth import LoginRequired, login_url
 from control_plane.web.portal.render import page, redirect
 from control_plane.web.problems import detail_of, status_of
@@ -25,7 +25,12 @@ MACHINE_PATHS = ("/api/", "/hooks/", "/metrics", "/healthz", "/readyz", "/docs",
 
 Handler = Callable[[Request, Any], Response | Awaitable[Response]]
 
-ROUTERS: tuple[APIRouter, ...] = (account_pages.router, home.router)
+ROUTERS: tuple[APIRouter, ...] = (
+    account_pages.router,
+    home.router,
+    support.router,
+    operator.router,
+)
 """Every router of pages, in the order they are matched."""
 
 

@@ -11,7 +11,14 @@ import pytest
 from tests.web.portal.page_helpers import page_routes, sign_in
 from tests.web.web_helpers import PASSWORD, World
 
-SAMPLE = {"tenant_id": "some-tenant", "user_id": "1", "token_id": "1", "number": "INV-202601-0001"}
+SAMPLE = {
+    "tenant_id": "some-tenant",
+    "user_id": "1",
+    "token_id": "1",
+    "number": "INV-202601-0001",
+    "case_id": "1",
+    "job_id": "1",
+}
 
 
 def test_signed_out_every_page_that_needs_a_session_redirects_to_sign_in(world: World) -> None:
