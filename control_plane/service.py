@@ -38,7 +38,11 @@ from control_plane.registry.database import Database
 from control_plane.registry.lifecycle import Action, TenantState, next_state
 from control_plane.registry.models import Job, Operation, Tenant, utcnow
 from control_plane.registry.repository import FleetSummary, Registry
+from control_plane.registry.runs import RunMode
+from control_plane.runners.offline import CHANGE_KINDS, PlanStore, plan_changes
 from control_plane.settings import Settings
+from planner.model import TenantPlan
+from planner.program import PlanError, plan_spec
 from planner.stacks import StackFiles, UnknownTenantError
 
 
@@ -130,6 +134,38 @@ class OperationView:
     resource_count: int | None
     job_id: int | None
     events: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ChangePreview:
+    """What a spec change would do, before it is queued."""
+
+    tenant_id: str
+    spec_version: int
+    """The version the preview was made from: the change applies only on top of it."""
+    fields: list[str]
+    """`path=new value` of every field that changes (empty: nothing would change)."""
+    changes: dict[str, int]
+    """Resources to `create`, `update`, `delete` and left the `same` (offline plans)."""
+
+
+@dataclass(frozen=True)
+class BundleResource:
+    type: str
+    name: str
+    id: str | None
+
+
+@dataclass(frozen=True)
+class BundleView:
+    """The tenant's bundle as its last successful stack operation left it."""
+
+    tenant_id: str
+    mode: str | None
+    """`plan` (resources as planned offline), `deploy`, or None before the first run."""
+    resource_count: int | None
+    components: dict[str, list[BundleResource]]
+    """Component (`network`, `storage`, ...) -> its cloud resources; plan runs only."""
 
 
 @dataclass(frozen=True)
@@ -340,6 +376,67 @@ class TenantService:
         """Merge `changes` (nested fields; `None` resets a field to its default) into the
         desired spec and queue an `up`; with `expected_version`, only if the spec is still
         at that version."""
+        self._check_changes(changes)
+        with self._use_case() as (registry, files):
+            tenant = registry.tenant(tenant_id, for_update=True)
+            if expected_version is not None and tenant.spec_version != expected_version:
+                raise SpecVersionConflictError(
+                    f"the spec of {tenant_id!r} is at version {tenant.spec_version}, not "
+                    f"{expected_version}; read it again and reapply the change"
+                )
+            current, spec = _merged_spec(registry, tenant_id, changes)
+            return self._change_spec(
+                registry,
+                files=files,
+                tenant=tenant,
+                current=current,
+                spec=spec,
+                actor=actor,
+                reason=reason,
+            )
+
+    def preview_update(self, tenant_id: str, changes: Mapping[str, Any]) -> ChangePreview:
+        """What `update` with `changes` would do, from offline plans of the current and the
+        changed spec; validated exactly like `update`, and nothing is written."""
+        self._check_changes(changes)
+        with self.database.transaction() as session:
+            registry = Registry(session)
+            version = registry.tenant(tenant_id).spec_version
+            current, spec = _merged_spec(registry, tenant_id, changes)
+        fields = _changed_fields(current, spec)
+        if not fields:
+            return ChangePreview(tenant_id, version, [], dict.fromkeys(CHANGE_KINDS, 0))
+        kept = PlanStore(self.settings.data_dir).load(tenant_id)
+        try:
+            before = kept.plan if kept and kept.spec == current else plan_spec(current)
+            after = plan_spec(spec)
+        except PlanError as error:
+            raise InvalidSpecError(f"the changed spec cannot be planned: {error}") from None
+        return ChangePreview(tenant_id, version, fields, plan_changes(before, after))
+
+    def bundle(self, tenant_id: str) -> BundleView:
+        """The tenant's resources by component, from the last accepted offline plan (a
+        deployed stack's resources live in its Pulumi state, not here: only its count)."""
+        with self.database.transaction() as session:
+            registry = Registry(session)
+            registry.tenant(tenant_id)
+            last = registry.last_run(tenant_id)
+        kept = PlanStore(self.settings.data_dir).load(tenant_id)
+        if last is None or last.mode != RunMode.PLAN.value or kept is None:
+            return BundleView(
+                tenant_id,
+                mode=last.mode if last else None,
+                resource_count=last.resource_count if last else None,
+                components={},
+            )
+        return BundleView(
+            tenant_id,
+            mode=last.mode,
+            resource_count=len(kept.plan.resources),
+            components=_by_component(kept.plan),
+        )
+
+    def _check_changes(self, changes: Mapping[str, Any]) -> None:
         for key, message in (
             ("tenant_id", "the tenant id never changes"),
             ("suspended", "use `tenants suspend` or `tenants resume`"),
@@ -359,25 +456,6 @@ class TenantService:
             )
         if isinstance(changes.get("plan"), str) and changes["plan"] in set(PlanName):
             self._measure(PlanName(changes["plan"]))
-        with self._use_case() as (registry, files):
-            tenant = registry.tenant(tenant_id, for_update=True)
-            if expected_version is not None and tenant.spec_version != expected_version:
-                raise SpecVersionConflictError(
-                    f"the spec of {tenant_id!r} is at version {tenant.spec_version}, not "
-                    f"{expected_version}; read it again and reapply the change"
-                )
-            current = registry.spec(tenant_id)
-            _refuse_a_move(current, changes)
-            merged = _merge(current.model_dump(mode="json", exclude_defaults=True), changes)
-            return self._change_spec(
-                registry,
-                files=files,
-                tenant=tenant,
-                current=current,
-                spec=_validate(merged),
-                actor=actor,
-                reason=reason,
-            )
 
     def sync_from_stack(self, tenant_id: str, *, actor: str) -> Accepted:
         """Take a registered tenant's edited stack file in as its desired spec (GitOps).
@@ -756,6 +834,43 @@ class TenantService:
                 for j in pending
             ],
         )
+
+
+def _merged_spec(
+    registry: Registry, tenant_id: str, changes: Mapping[str, Any]
+) -> tuple[TenantSpec, TenantSpec]:
+    """The current desired spec and the one `changes` (a merge patch) make of it."""
+    current = registry.spec(tenant_id)
+    _refuse_a_move(current, changes)
+    merged = _merge(current.model_dump(mode="json", exclude_defaults=True), changes)
+    return current, _validate(merged)
+
+
+COMPONENT_PREFIX = "tenants:index:"
+
+
+def _by_component(plan: TenantPlan) -> dict[str, list[BundleResource]]:
+    """Cloud resources grouped under the bundle component they belong to (`network`,
+    `storage`, ...; `bundle` for the bundle's own, such as its provider)."""
+    by_name = {r.name: r for r in plan.resources}
+    groups: dict[str, list[BundleResource]] = {}
+    for resource in plan.resources:
+        if not resource.custom:
+            continue
+        owner = by_name.get(resource.parent or "")
+        while owner is not None and not (
+            owner.type.startswith(COMPONENT_PREFIX) and owner.parent is not None
+        ):
+            owner = by_name.get(owner.parent or "")
+        component = (
+            owner.type.removeprefix(COMPONENT_PREFIX).removeprefix("Tenant").lower()
+            if owner is not None
+            else "bundle"
+        )
+        groups.setdefault(component, []).append(
+            BundleResource(resource.type, resource.name, resource.id)
+        )
+    return groups
 
 
 def _validate(data: Mapping[str, Any]) -> TenantSpec:

@@ -14,6 +14,8 @@ from control_plane.demo import TENANT, Demo
 
 WIDTH = 100
 """The demo's tables and rules are laid out for this many columns at most."""
+PORTAL_COMMAND = "TENANTS_BILLING_WEBHOOK_SECRETS=whsec_local_example tenantctl serve --workers 1"
+"""What serves the portal (and the API) on the default data directory, for people to try."""
 
 
 def register(app: typer.Typer) -> None:
@@ -50,3 +52,8 @@ def demo(
             f"`tenantctl plan {TENANT} --stacks-dir {directory}/stacks`",
             soft_wrap=True,
         )
+    console.print(
+        f"the self-service portal: `{PORTAL_COMMAND}`, then open http://127.0.0.1:8080/ "
+        "(sign up; the confirmation code is in `tenantctl mail outbox`)",
+        soft_wrap=True,
+    )

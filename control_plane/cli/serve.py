@@ -91,6 +91,7 @@ def serve(
         for thread in threads:
             thread.start()
         out.print(
+            f"portal on http://{host}:{port}/, "
             f"API on http://{host}:{port}/api/v1 (docs at /docs), billing hook at /hooks/billing"
             f", metrics at /metrics, {workers} worker(s)"
         )

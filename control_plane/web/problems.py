@@ -110,6 +110,13 @@ _STATUS: list[tuple[type[Exception], int]] = [
 ]
 """Domain error -> HTTP status (first match wins)."""
 
+REFUSALS: tuple[type[Exception], ...] = (
+    *(kind for kind, _status in _STATUS),
+    RateLimitedError,
+    ProblemError,
+)
+"""Every refusal a use case answers with (pages show its message beside the form)."""
+
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": Problem, "description": HTTPStatus(status).phrase}
     for status in (401, 403, 404, 409, 413, 422, 429, 503)

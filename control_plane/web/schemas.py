@@ -8,7 +8,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
-from components.plans import PlanName
+from components.plans import AddonName, PlanName
 from components.spec import TenantId
 from control_plane.accounts.roles import Scope, TenantRole
 
@@ -67,6 +67,8 @@ class NewTenant(Request):
     display_name: Annotated[str, StringConstraints(max_length=128)] | None = None
     alarm_contacts: list[Email] = Field(default_factory=list, max_length=10)
     """Where the bundle's alarms are mailed (the caller's address when empty)."""
+    addons: list[AddonName] = Field(default_factory=list, max_length=4)
+    """Add-ons with their plan's defaults (those that need no settings: endpoint, mail)."""
 
 
 class Invite(Request):

@@ -19,6 +19,7 @@ from control_plane.ops.console import FleetFilter
 from control_plane.queue.jobs import JobNotFoundError, JobNotRetryableError
 from control_plane.registry.lifecycle import TenantState, TransitionError
 from control_plane.web.deps import ContextDep, TenantIdPath, authorize_tenant
+from control_plane.web.portal.auth import PagePrincipal
 from control_plane.web.portal.forms import FormText, parse
 from control_plane.web.portal.render import page, redirect
 from control_plane.web.portal.support import staff_access
@@ -102,13 +103,16 @@ def fleet(
 def tenant(
     request: Request,
     tenant_id: TenantIdPath,
-    principal: Viewer,
+    principal: PagePrincipal,
     context: ContextDep,
     *,
     console: ConsoleDep,
     support: SupportDep,
 ) -> Response:
+    # The tenant first, as on every tenant page: a tenant the caller has no role in is
+    # not found; then the console is for platform roles only.
     access = authorize_tenant(Permission.TENANT_READ, tenant_id, principal, context)
+    principal.authorize_platform(Permission.FLEET_READ)
     registered = access.exists
     return page(
         request,
@@ -164,14 +168,14 @@ def _suspension(
 
 @router.post("/operator/tenants/{tenant_id}/suspend")
 def suspend(
-    tenant_id: TenantIdPath, principal: Viewer, context: ContextDep, reason: FormText = ""
+    tenant_id: TenantIdPath, principal: PagePrincipal, context: ContextDep, reason: FormText = ""
 ) -> Response:
     return _suspension(tenant_id, principal, context, reason, suspend=True)
 
 
 @router.post("/operator/tenants/{tenant_id}/resume")
 def resume(
-    tenant_id: TenantIdPath, principal: Viewer, context: ContextDep, reason: FormText = ""
+    tenant_id: TenantIdPath, principal: PagePrincipal, context: ContextDep, reason: FormText = ""
 ) -> Response:
     return _suspension(tenant_id, principal, context, reason, suspend=False)
 

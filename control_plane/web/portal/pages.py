@@ -14,7 +14,16 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from control_plane.web.portal import account_pages, home, operator, support
+from control_plane.web.portal import (
+    account_pages,
+    home,
+    onboarding,
+    operator,
+    people_pages,
+    settings_pages,
+    support,
+    tenant_pages,
+)
 from control_plane.web.portal.auth import LoginRequired, login_url
 from control_plane.web.portal.render import page, redirect
 from control_plane.web.problems import detail_of, status_of
@@ -28,6 +37,10 @@ Handler = Callable[[Request, Any], Response | Awaitable[Response]]
 ROUTERS: tuple[APIRouter, ...] = (
     account_pages.router,
     home.router,
+    onboarding.router,
+    tenant_pages.router,
+    settings_pages.router,
+    people_pages.router,
     support.router,
     operator.router,
 )

@@ -68,7 +68,8 @@ def page(
         csrf_field=CSRF_FIELD,
         csrf_token=principal.csrf_token if principal else None,
         flash=flash,
-        support_url=_support_url(request),
+        # Cases are opened by signed-in members; error pages render without a principal.
+        support_url=_support_url(request) if principal is not None else None,
         can=can,
         **values,
     )

@@ -25,7 +25,8 @@ from control_plane.web.deps import ContextDep, TenantAccess, authorize_tenant
 from control_plane.web.portal.auth import PagePrincipal, page_access
 from control_plane.web.portal.forms import FormText, parse
 from control_plane.web.portal.render import page, redirect
-from control_plane.web.schemas import CaseAnswer, NewCase
+from control_plane.web.routes.tenants import tenant_out
+from control_plane.web.schemas import CaseAnswer, NewCase, TenantOut
 from control_plane.web.support_deps import SupportDep, author, diagnose
 
 router = APIRouter(include_in_schema=False)
@@ -136,12 +137,16 @@ def open_case(
 
 
 @router.get("/tenants/{tenant_id}/cases", name="tenant_cases")
-def tenant_cases(request: Request, access: Reader, support: SupportDep) -> Response:
+def tenant_cases(
+    request: Request, access: Reader, support: SupportDep, context: ContextDep
+) -> Response:
     cases = support.cases(tenant_id=access.tenant_id, limit=QUEUE_PAGE)
     return page(
         request,
         "support/tenant_cases.html",
         principal=access.principal,
+        tenant=tenant_out(context, access),
+        section="cases",
         tenant_id=access.tenant_id,
         cases=cases,
     )
@@ -159,12 +164,16 @@ def _case_page(
     errors: list[str] | None = None,
     draft: str = "",
     status_code: int = 200,
+    tenant: TenantOut | None = None,
 ) -> Response:
+    """The case page; a tenant's own case shows under the tenant's navigation (`tenant`)."""
     return page(
         request,
         "support/case.html",
         principal=principal,
         status_code=status_code,
+        tenant=tenant,
+        section="cases",
         case=case,
         base=base,
         staff=staff,
@@ -176,7 +185,9 @@ def _case_page(
 
 
 @router.get("/tenants/{tenant_id}/cases/{case_id}", name="tenant_case")
-def tenant_case(request: Request, access: Reader, case_id: CaseId, support: SupportDep) -> Response:
+def tenant_case(
+    request: Request, access: Reader, case_id: CaseId, support: SupportDep, context: ContextDep
+) -> Response:
     case = support.case(case_id, tenant_id=access.tenant_id)
     return _case_page(
         request,
@@ -185,12 +196,19 @@ def tenant_case(request: Request, access: Reader, case_id: CaseId, support: Supp
         base=f"/tenants/{access.tenant_id}/cases/{case.id}",
         staff=False,
         can_answer=allows(access.role, Permission.CASES_ANSWER),
+        tenant=tenant_out(context, access),
     )
 
 
 @router.post("/tenants/{tenant_id}/cases/{case_id}/messages")
 def answer_tenant_case(
-    request: Request, access: Member, case_id: CaseId, support: SupportDep, body: LongText = ""
+    request: Request,
+    access: Member,
+    case_id: CaseId,
+    support: SupportDep,
+    *,
+    context: ContextDep,
+    body: LongText = "",
 ) -> Response:
     base = f"/tenants/{access.tenant_id}/cases/{case_id}"
     return _answer(
@@ -202,6 +220,7 @@ def answer_tenant_case(
         writer=author(access.principal, access.role),
         body=body,
         base=base,
+        tenant=tenant_out(context, access),
     )
 
 
@@ -319,6 +338,7 @@ def _answer(
     body: str,
     base: str,
     diagnosis: Callable[[str], Any] | None = None,
+    tenant: TenantOut | None = None,
 ) -> Response:
     """Add the answer and go back to the case; a refusal shows the case with the draft."""
     parsed, errors = parse(CaseAnswer, {"body": body})
@@ -344,6 +364,7 @@ def _answer(
         errors=errors,
         draft=body,
         status_code=status_code,
+        tenant=tenant,
     )
 
 

@@ -163,69 +163,18 @@ def _claimed_out(context: WebContext, tenant_id: str, role: str | None) -> Tenan
 def create_tenant(
     body: NewTenant, principal: PrincipalDep, context: ContextDep
 ) -> TenantRequestOut:
-    residency = residency_of(body.region)
-    if residency is None:
-        raise InvalidRequestError(
-            f"region: {body.region!r} is not supported; supported: {', '.join(SUPPORTED_REGIONS)}"
-        )
-    spec: dict[str, Any] = {
-        "tenant_id": body.tenant_id,
-        "plan": body.plan.value,
-        "region": body.region,
-        "residency": residency.value,
-        "alarms": {"contacts": body.alarm_contacts or [principal.email]},
-    }
-    if body.display_name:
-        spec["display_name"] = body.display_name
-    context.tenants.check_new(spec)
-    context.accounts.claim_tenant(
-        principal,
-        tenant_id=body.tenant_id,
-        plan=body.plan.value,
-        region=body.region,
-        display_name=body.display_name,
-    )
-    if body.plan is PlanName.FREE:
-        try:
-            accepted = context.tenants.create(spec, actor=principal.actor)
-        except BaseException:
-            context.accounts.release_claim(body.tenant_id, reason="create refused")
-            raise
-        return request_out(accepted)
-    checkout_url = None
-    if context.checkout is not None:
-        try:
-            started = context.checkout.start(
-                tenant_id=body.tenant_id,
-                plan=body.plan,
-                region=body.region,
-                user_id=principal.user_id,
-                email=principal.email,
-            )
-        except CheckoutError as error:
-            context.accounts.release_claim(body.tenant_id, reason="checkout refused")
-            raise ProblemError(503, str(error)) from None
-        context.accounts.record_checkout(body.tenant_id, started.id, started.url)
-        checkout_url = started.url
-    return TenantRequestOut(
-        tenant_id=body.tenant_id,
-        status="awaiting-billing",
-        state="awaiting-billing",
-        spec_version=None,
-        job_id=None,
-        message=(
-            f"plan {body.plan.value} is provisioned once the billing system confirms the "
-            "subscription"
-            + (": complete the checkout" if checkout_url else " (its signed webhook event)")
-        ),
-        checkout_url=checkout_url,
-    )
+    return request_tenant(context, principal, body)
 
 
 @router.get("/{tenant_id}", summary="One tenant: state, plan, outputs, pending jobs")
 def get_tenant(
     access: Annotated[TenantAccess, _access(Permission.TENANT_READ)], context: ContextDep
 ) -> TenantOut:
+    return tenant_out(context, access)
+
+
+def tenant_out(context: WebContext, access: TenantAccess) -> TenantOut:
+    """The tenant as its user sees it (one waiting for billing too)."""
     if not access.exists:
         return _claimed_out(context, access.tenant_id, access.role.value)
     return _tenant_out(context.tenants.show(access.tenant_id), access.role.value)
@@ -407,7 +356,7 @@ def list_invoices(
     return context.invoices.invoices(access.tenant_id)
 
 
-def _invoice(context: WebContext, tenant_id: str, number: str) -> Invoice:
+def find_invoice(context: WebContext, tenant_id: str, number: str) -> Invoice:
     for invoice in context.invoices.invoices(tenant_id):
         if invoice.number == number:
             return invoice
@@ -420,7 +369,7 @@ def get_invoice(
     context: ContextDep,
     number: InvoiceNumber,
 ) -> Invoice:
-    return _invoice(context, _existing(access), number)
+    return find_invoice(context, _existing(access), number)
 
 
 @router.get(
@@ -433,5 +382,69 @@ def get_invoice_html(
     context: ContextDep,
     number: InvoiceNumber,
 ) -> HTMLResponse:
-    invoice = _invoice(context, _existing(access), number)
+    invoice = find_invoice(context, _existing(access), number)
     return HTMLResponse(invoice_html(invoice))
+
+
+def request_tenant(context: WebContext, principal: Principal, body: NewTenant) -> TenantRequestOut:
+    """Claim the id and create a free tenant at once, or start a paid one's checkout (the
+    API's `POST /tenants` and the portal's onboarding)."""
+    residency = residency_of(body.region)
+    if residency is None:
+        raise InvalidRequestError(
+            f"region: {body.region!r} is not supported; supported: {', '.join(SUPPORTED_REGIONS)}"
+        )
+    spec: dict[str, Any] = {
+        "tenant_id": body.tenant_id,
+        "plan": body.plan.value,
+        "region": body.region,
+        "residency": residency.value,
+        "alarms": {"contacts": body.alarm_contacts or [principal.email]},
+    }
+    if body.display_name:
+        spec["display_name"] = body.display_name
+    if body.addons:
+        spec["addons"] = {addon.value: {} for addon in body.addons}
+    context.tenants.check_new(spec)
+    context.accounts.claim_tenant(
+        principal,
+        tenant_id=body.tenant_id,
+        plan=body.plan.value,
+        region=body.region,
+        display_name=body.display_name,
+    )
+    if body.plan is PlanName.FREE:
+        try:
+            accepted = context.tenants.create(spec, actor=principal.actor)
+        except BaseException:
+            context.accounts.release_claim(body.tenant_id, reason="create refused")
+            raise
+        return request_out(accepted)
+    checkout_url = None
+    if context.checkout is not None:
+        try:
+            started = context.checkout.start(
+                tenant_id=body.tenant_id,
+                plan=body.plan,
+                region=body.region,
+                user_id=principal.user_id,
+                email=principal.email,
+            )
+        except CheckoutError as error:
+            context.accounts.release_claim(body.tenant_id, reason="checkout refused")
+            raise ProblemError(503, str(error)) from None
+        context.accounts.record_checkout(body.tenant_id, started.id, started.url)
+        checkout_url = started.url
+    return TenantRequestOut(
+        tenant_id=body.tenant_id,
+        status="awaiting-billing",
+        state="awaiting-billing",
+        spec_version=None,
+        job_id=None,
+        message=(
+            f"plan {body.plan.value} is provisioned once the billing system confirms the "
+            "subscription"
+            + (": complete the checkout" if checkout_url else " (its signed webhook event)")
+        ),
+        checkout_url=checkout_url,
+    )

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
+from moto.server import ThreadedMotoServer
 from playwright.sync_api import sync_playwright
 
 from tests.web.portal.browser_helpers import (
@@ -18,6 +20,26 @@ from tests.web.portal.browser_helpers import (
     serve_portal,
 )
 from tests.web.web_helpers import SmtpSink
+
+
+@pytest.fixture(scope="session")
+def aws_endpoint() -> Iterator[str]:
+    """A moto server on 127.0.0.1 as every boto3 client's endpoint: the overview's alarm
+    states are read from it, never from AWS."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_ENDPOINT_URL", endpoint)
+        yield endpoint
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _aws_is_moto(aws_endpoint: str) -> Iterator[None]:
+    yield
+    requests.post(f"{aws_endpoint}/moto-api/reset", timeout=10)
 
 
 @pytest.fixture(scope="session")

@@ -6,10 +6,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
+from control_plane.billing.invoicing import BillingPeriod, Invoice
+from control_plane.billing.metering import MeterReading
 from control_plane.web.deps import SESSION_COOKIE
 from control_plane.web.portal import auth
 from control_plane.web.portal.pages import MACHINE_PATHS, ROUTERS
@@ -52,3 +55,29 @@ def sign_in(world: World, email: str) -> str:
     world.client.cookies.clear()
     world.client.cookies.set(SESSION_COOKIE, signed_in.session_token)
     return signed_in.csrf_token
+
+
+def free_tenant(world: World, owner: str, tenant_id: str, display_name: str) -> None:
+    """A provisioned free tenant owned by `owner` (created through the API)."""
+    world.user(owner)
+    created = world.client.post(
+        "/api/v1/tenants",
+        json={
+            "tenant_id": tenant_id,
+            "plan": "free",
+            "region": "eu-west-1",
+            "display_name": display_name,
+        },
+        headers={"Authorization": f"Bearer {world.token(owner)}"},
+    )
+    assert created.status_code == 202, created.text
+    world.run_jobs()
+
+
+def issue_invoice(world: World, tenant_id: str) -> Invoice:
+    """An invoice for a period ending tomorrow, issued as of then (the tenant is new)."""
+    today = datetime.now(UTC).date()
+    period = BillingPeriod(start=today, end=today + timedelta(days=1))
+    return world.context.invoices.issue(
+        tenant_id, period, lambda _segment: MeterReading(), issued_on=period.end
+    )
