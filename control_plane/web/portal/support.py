@@ -120,7 +120,7 @@ def open_case(
         else:
             return redirect(
                 f"/tenants/{case.tenant_id}/cases/{case.id}",
-                notice=f"Case {case.id} is open; support answers here and by this page.",
+                notice=f"Case {case.id} is open; support answers in this case.",
             )
     return page(
         request,

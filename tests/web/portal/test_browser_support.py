@@ -68,8 +68,9 @@ def test_a_tenant_user_reports_a_problem_and_support_answers(browser: Any, live:
     customer = browser.new_context(base_url=live.url, viewport={"width": 1280, "height": 900})
     page = customer.new_page()
     _sign_in(page, live, "ada@umbrella.example")
+    page.goto("/tenants/umbrella/operations")
     page.get_by_role("link", name="Report a problem").click()
-    page.wait_for_url("**/support/new?page=/")
+    page.wait_for_url("**/support/new?page=/tenants/umbrella/operations")
     assert page.get_by_label("Tenant").input_value() == "umbrella"
     page.get_by_label("Subject").fill("Pages load slowly since noon")
     page.get_by_label("What happened?").fill("Every page takes 10 s.\nIt was fast yesterday.")
@@ -80,6 +81,7 @@ def test_a_tenant_user_reports_a_problem_and_support_answers(browser: Any, live:
     case_url = page.url
     main = page.inner_text("main")
     assert "Pages load slowly since noon" in main and "waiting for support" in main
+    assert "/tenants/umbrella/operations" in main  # the page it was opened from
     check_accessibility(page, "case (customer)")
     screenshot(page, "support-02-case-customer")
 

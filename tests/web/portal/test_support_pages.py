@@ -100,6 +100,8 @@ def test_a_tenant_user_opens_a_case_from_a_page_and_support_answers(fleet: World
     assert "Quota raised; retrying." in mine.text and "waiting for you" not in mine.text
     listing = world.client.get("/tenants/acme/cases")
     assert "Provisioning failed" in listing.text and "waiting for you" in listing.text
+    # The tenant's navigation leads there from its other pages.
+    assert 'href="/tenants/acme/cases"' in world.client.get("/tenants/acme").text
 
 
 def test_bad_case_forms_are_shown_again_naming_the_field(fleet: World) -> None:
