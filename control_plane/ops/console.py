@@ -24,7 +24,6 @@ from control_plane.registry.lifecycle import TenantState
 from control_plane.registry.models import Job, Operation, Tenant, TenantSpecVersion
 from control_plane.support.cases import open_cases_by_tenant
 
-MAX_SEARCH = 20
 MAX_ERROR = 300
 
 
