@@ -288,9 +288,12 @@ def aws_cloudwatch(data_dir: Path) -> tuple[CloudWatchFactory | None, str]:
             ),
             "",
         )
-    if boto3.Session().get_credentials() is None:
+    # A session of its own: boto3's default session would keep these credentials for
+    # every later client of the process (the web app asks on each page).
+    session = boto3.Session()
+    if session.get_credentials() is None:
         return None, (
             "alarm states not read: no AWS credentials (configure them, or run "
             "`tenantctl sandbox` for the local sandbox)"
         )
-    return (lambda region: boto3.client("cloudwatch", region_name=region)), ""
+    return (lambda region: session.client("cloudwatch", region_name=region)), ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -52,10 +53,12 @@ def _tenantctl(tmp_path: Path, *args: str) -> Result:
 def test_list_marks_the_failed_job_and_retry_queues_it_again(
     tmp_path: Path, failed_job: int
 ) -> None:
-    listed = _tenantctl(tmp_path, "list", "acme")
+    listed = _tenantctl(tmp_path, "list", "acme", "--json")
     assert listed.exit_code == 0, listed.output
-    assert f"tenantctl jobs retry {failed_job}" in listed.stdout
-    assert "VpcLimitExceeded" in listed.stdout
+    assert [(j["id"], j["status"], j["retryable"]) for j in json.loads(listed.stdout)] == [
+        (failed_job, "failed", True)
+    ]
+    assert json.loads(listed.stdout)[0]["last_error"] == "VpcLimitExceeded"
 
     retried = _tenantctl(tmp_path, "retry", str(failed_job), "--actor", "olga")
     assert retried.exit_code == 0, retried.output
