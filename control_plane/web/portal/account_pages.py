@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from control_plane.accounts.errors import AccountsError
 from control_plane.web.deps import ContextDep, clear_session_cookie, set_session_cookie
-from control_plane.web.portal.auth import MaybePrincipal, PagePrincipal, safe_next
+from control_plane.web.portal.auth import MaybePrincipal, PagePrincipal, SameSiteForm, safe_next
 from control_plane.web.portal.forms import FormText, parse
 from control_plane.web.portal.render import page, redirect
 from control_plane.web.problems import detail_of, status_of
@@ -48,7 +48,7 @@ def login_form(request: Request, principal: MaybePrincipal, next: NextPath = "/"
     return page(request, "login.html", principal=None, errors=[], email="", next=safe_next(next))
 
 
-@router.post("/login")
+@router.post("/login", dependencies=[SameSiteForm])
 def login(
     request: Request,
     context: ContextDep,
@@ -92,7 +92,7 @@ def signup_form(request: Request, principal: MaybePrincipal) -> Response:
     return page(request, "signup.html", principal=principal, errors=[], email="", display_name="")
 
 
-@router.post("/signup")
+@router.post("/signup", dependencies=[SameSiteForm])
 def signup(
     request: Request,
     context: ContextDep,
@@ -130,7 +130,7 @@ def verify_form(request: Request, principal: MaybePrincipal, code: CodeQuery = "
     return page(request, "verify.html", principal=principal, errors=[], code=code)
 
 
-@router.post("/verify")
+@router.post("/verify", dependencies=[SameSiteForm])
 def verify(request: Request, context: ContextDep, code: FormText) -> Response:
     body, errors = parse(Code, {"token": code.strip()})
     status_code = 422
@@ -144,7 +144,7 @@ def verify(request: Request, context: ContextDep, code: FormText) -> Response:
     return _refused(request, "verify.html", None, errors, status_code=status_code, code=code)
 
 
-@router.post("/verify/resend", name="verify_resend")
+@router.post("/verify/resend", name="verify_resend", dependencies=[SameSiteForm])
 def resend(request: Request, context: ContextDep, email: FormText) -> Response:
     body, errors = parse(EmailOnly, {"email": email})
     if body is None:
@@ -160,7 +160,7 @@ def reset_request_form(request: Request, principal: MaybePrincipal) -> Response:
     return page(request, "reset_request.html", principal=principal, errors=[], email="")
 
 
-@router.post("/password-reset")
+@router.post("/password-reset", dependencies=[SameSiteForm])
 def reset_request(request: Request, context: ContextDep, email: FormText) -> Response:
     body, errors = parse(EmailOnly, {"email": email})
     if body is None:
@@ -176,7 +176,7 @@ def reset_form(request: Request, principal: MaybePrincipal, code: CodeQuery = ""
     return page(request, "reset_confirm.html", principal=principal, errors=[], code=code)
 
 
-@router.post("/password-reset/confirm")
+@router.post("/password-reset/confirm", dependencies=[SameSiteForm])
 def reset(request: Request, context: ContextDep, code: FormText, password: FormText) -> Response:
     body, errors = parse(NewPassword, {"token": code.strip(), "password": password})
     status_code = 422
@@ -197,7 +197,7 @@ def accept_form(request: Request, principal: MaybePrincipal, code: CodeQuery = "
     return page(request, "accept.html", principal=principal, errors=[], code=code, display_name="")
 
 
-@router.post("/invitations/accept")
+@router.post("/invitations/accept", dependencies=[SameSiteForm])
 def accept(
     request: Request,
     context: ContextDep,

@@ -10,7 +10,8 @@ from urllib.parse import quote
 
 from fastapi import Depends, Request
 
-from control_plane.accounts.errors import AuthenticationError
+from control_plane.accounts import credentials
+from control_plane.accounts.errors import AuthenticationError, ForbiddenError
 from control_plane.accounts.principal import Principal
 from control_plane.accounts.roles import Permission
 from control_plane.web.deps import (
@@ -22,6 +23,11 @@ from control_plane.web.deps import (
     authorize_tenant,
     session_principal,
 )
+
+FORM_COOKIE = "tenants_form"
+"""Forms of signed-out pages (sign-in, sign-up, ...) echo this cookie's token in their
+`csrf_token` field, so another site cannot post them (e.g. sign a browser in as someone
+else): a double-submitted token, the session's own CSRF token once signed in."""
 
 
 class LoginRequired(Exception):
@@ -53,7 +59,8 @@ def _signed_in(request: Request, context: ContextDep, sent_csrf: SentCsrf) -> Pr
         raise LoginRequired(request.url.path) from None
 
 
-def _maybe_signed_in(request: Request, context: ContextDep) -> Principal | None:
+def maybe_signed_in(request: Request, context: ContextDep) -> Principal | None:
+    """The browser's principal, or None when it is not signed in (or its session ended)."""
     session = request.cookies.get(SESSION_COOKIE)
     if not session:
         return None
@@ -63,9 +70,21 @@ def _maybe_signed_in(request: Request, context: ContextDep) -> Principal | None:
         return None
 
 
+async def _same_site_form(request: Request, sent_csrf: SentCsrf) -> None:
+    expected = request.cookies.get(FORM_COOKIE, "")
+    if not expected or not credentials.same_secret(sent_csrf, expected):
+        raise ForbiddenError(
+            "this form was not sent from this site's page, or the page is too old: "
+            "reload it and send the form again"
+        )
+
+
+SameSiteForm = Depends(_same_site_form)
+"""For the form posts of signed-out pages."""
+
 PagePrincipal = Annotated[Principal, Depends(_signed_in)]
 """A signed-in browser (redirected to sign in otherwise); unsafe requests checked for CSRF."""
-MaybePrincipal = Annotated[Principal | None, Depends(_maybe_signed_in)]
+MaybePrincipal = Annotated[Principal | None, Depends(maybe_signed_in)]
 """The browser's principal on pages anyone may see (nav shows who is signed in)."""
 
 

@@ -4,6 +4,7 @@ place of problem documents for paths outside the API."""
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from pathlib import Path
@@ -12,7 +13,6 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from control_plane.web.portal import (
     account_pages,
@@ -24,9 +24,8 @@ from control_plane.web.portal import (
     support,
     tenant_pages,
 )
-from control_plane.web.portal.auth import LoginRequired, login_url
+from control_plane.web.portal.auth import LoginRequired, login_url, maybe_signed_in
 from control_plane.web.portal.render import page, redirect
-from control_plane.web.problems import detail_of, status_of
 
 STATIC = Path(__file__).parent / "static"
 MACHINE_PATHS = ("/api/", "/hooks/", "/metrics", "/healthz", "/readyz", "/docs", "/openapi")
@@ -67,22 +66,19 @@ def _error_page(problem_handler: Handler) -> Handler:
     """Pages answer an error with a page saying it; the API keeps its problem documents."""
 
     async def handler(request: Request, error: Exception) -> Response:
+        problem = await _answer(problem_handler, request, error)
         if request.url.path.startswith(MACHINE_PATHS):
-            return await _answer(problem_handler, request, error)
-        if isinstance(error, StarletteHTTPException):
-            status, detail = error.status_code, str(error.detail)
-        elif (status_or_none := status_of(error)) is not None:
-            status, detail = status_or_none, detail_of(error)
-        else:
-            # Unexpected: the problem handler logs it and reveals nothing; say the same.
-            await _answer(problem_handler, request, error)
-            status, detail = 500, "Something went wrong on our side; it has been logged."
+            return problem
+        # The status and the message are the problem document's: the API's words.
+        status = problem.status_code
+        detail = str(json.loads(bytes(problem.body)).get("detail", ""))
         if status == 401:
             return redirect(login_url(request.url.path), notice="Sign in to continue.")
         return page(
             request,
             "error.html",
-            principal=None,
+            # After an unexpected error the session lookup may fail too: show no one.
+            principal=maybe_signed_in(request, request.app.state.web) if status < 500 else None,
             status_code=status,
             status=status,
             heading=HTTPStatus(status).phrase,

@@ -3,6 +3,7 @@ and flash messages carried across a POST-redirect-GET in a short-lived cookie.""
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
@@ -15,6 +16,7 @@ from starlette.routing import NoMatchFound
 from control_plane.accounts.principal import Principal
 from control_plane.accounts.roles import Permission, allows
 from control_plane.web.deps import CSRF_FIELD
+from control_plane.web.portal.auth import FORM_COOKIE
 
 TEMPLATES = Path(__file__).parent / "templates"
 FLASH_COOKIE = "tenants_flash"
@@ -62,11 +64,16 @@ def page(
         return role is not None and allows(role, Permission(permission))
 
     flash = _flash(request)
+    form_token = request.cookies.get(FORM_COOKIE, "")
+    fresh = not 32 <= len(form_token) <= 64
+    if fresh:
+        form_token = secrets.token_urlsafe(32)
     html = environment.get_template(template).render(
         request=request,
         principal=principal,
         csrf_field=CSRF_FIELD,
         csrf_token=principal.csrf_token if principal else None,
+        form_token=form_token,
         flash=flash,
         # Cases are opened by signed-in members; error pages render without a principal.
         support_url=_support_url(request) if principal is not None else None,
@@ -76,6 +83,15 @@ def page(
     response = HTMLResponse(html, status_code=status_code)
     if flash is not None:
         response.delete_cookie(FLASH_COOKIE, path="/")
+    if fresh:
+        response.set_cookie(
+            FORM_COOKIE,
+            form_token,
+            httponly=True,
+            secure=request.app.state.web.secure_cookies,
+            samesite="lax",
+            path="/",
+        )
     return response
 
 

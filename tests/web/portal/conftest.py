@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 import requests
 from moto.server import ThreadedMotoServer
@@ -24,20 +25,20 @@ from tests.web.web_helpers import SmtpSink
 
 @pytest.fixture(scope="session")
 def aws_endpoint() -> Iterator[str]:
-    """A moto server on 127.0.0.1 as every boto3 client's endpoint: the overview's alarm
-    states are read from it, never from AWS."""
+    """A moto server on 127.0.0.1 for the portal's boto3 clients (alarm states)."""
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AWS_ENDPOINT_URL", endpoint)
-        yield endpoint
+    yield f"http://{host}:{port}"
     server.stop()
 
 
 @pytest.fixture(autouse=True)
-def _aws_is_moto(aws_endpoint: str) -> Iterator[None]:
+def _aws_is_moto(aws_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each portal test reads AWS from the moto server, never AWS, and leaves no boto3
+    default session (nor endpoint) behind for the tests after it."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", aws_endpoint)
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     yield
     requests.post(f"{aws_endpoint}/moto-api/reset", timeout=10)
 

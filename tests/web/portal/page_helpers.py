@@ -27,6 +27,8 @@ class PageRoute:
     method: str
     signed_in: bool
     """Whether the page needs a signed-in browser (its dependencies include the session)."""
+    same_site_form: bool
+    """Whether a signed-out form post must echo the form cookie's token."""
 
     @property
     def params(self) -> list[str]:
@@ -36,8 +38,8 @@ class PageRoute:
         return PARAM.sub(lambda m: values[m.group(1)], self.path)
 
 
-def _needs_session(dependant: Dependant) -> bool:
-    return any(d.call is auth._signed_in or _needs_session(d) for d in dependant.dependencies)
+def _depends_on(dependant: Dependant, call: object) -> bool:
+    return any(d.call is call or _depends_on(d, call) for d in dependant.dependencies)
 
 
 def page_routes() -> Iterator[PageRoute]:
@@ -46,7 +48,19 @@ def page_routes() -> Iterator[PageRoute]:
         for route in router.routes:
             assert isinstance(route, APIRoute) and not route.path.startswith(MACHINE_PATHS)
             for method in sorted(route.methods - {"HEAD"}):
-                yield PageRoute(route.path, method, _needs_session(route.dependant))
+                yield PageRoute(
+                    route.path,
+                    method,
+                    _depends_on(route.dependant, auth._signed_in),
+                    _depends_on(route.dependant, auth._same_site_form),
+                )
+
+
+def form_token(world: World, path: str) -> str:
+    """Open a signed-out form page; the token its form posts back (its cookie is set)."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', world.client.get(path).text)
+    assert found, f"no csrf_token field on {path}"
+    return found.group(1)
 
 
 def sign_in(world: World, email: str) -> str:

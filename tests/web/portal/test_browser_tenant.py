@@ -51,7 +51,7 @@ def test_onboard_change_capacity_invite_and_invoice(browser: Any, live: Live) ->
     main = page.inner_text("main")
     for component in ("Network", "Storage", "Identity", "Compute", "Alarms"):
         assert page.get_by_role("heading", name=re.compile(f"^{component}")).is_visible()
-    assert "offline plan" in main and "Alarm states are not shown here" in main
+    assert "offline plan" in main and "No alarms found in CloudWatch for this tenant" in main
     look(page, "overview", "08-overview")
 
     page.get_by_role("link", name="Settings").click()

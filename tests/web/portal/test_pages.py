@@ -1,6 +1,6 @@
 """Every portal route through FastAPI's TestClient: signed out, pages redirect to sign
-in; a form post without the session's CSRF token is refused; forms re-render with the
-field and the limit named."""
+in; a form post without the session's CSRF token (or, signed out, the form cookie's) is
+refused; forms re-render with the field and the limit named."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.web.portal.page_helpers import page_routes, sign_in
+from tests.web.portal.page_helpers import form_token, page_routes, sign_in
 from tests.web.web_helpers import PASSWORD, World
 
 SAMPLE = {
@@ -57,6 +57,28 @@ def test_form_posts_without_the_csrf_token_are_refused(world: World) -> None:
         assert response.status_code != 403 or "CSRF" not in response.text, route
 
 
+def test_signed_out_form_posts_must_come_from_the_sites_own_page(world: World) -> None:
+    world.user("victim@example.com")
+    posts = [r for r in page_routes() if r.method == "POST" and not r.signed_in]
+    assert {r.path for r in posts} >= {"/login", "/signup", "/invitations/accept"}
+    assert all(r.same_site_form for r in posts), [r for r in posts if not r.same_site_form]
+    data = {"email": "victim@example.com", "password": PASSWORD, "code": "x", "next": "/"}
+    for route in posts:
+        world.client.cookies.clear()
+        response = world.client.post(route.path, data=data, follow_redirects=False)
+        assert response.status_code == 403, (route, response.text)
+        token = form_token(world, "/login")
+        forged = world.client.post(
+            route.path, data={**data, "csrf_token": token[::-1]}, follow_redirects=False
+        )
+        assert forged.status_code == 403, route
+    token = form_token(world, "/login")
+    signed_in = world.client.post(
+        "/login", data={**data, "csrf_token": token}, follow_redirects=False
+    )
+    assert signed_in.status_code == 303
+
+
 def test_the_api_takes_the_csrf_token_from_the_header_only_for_json(world: World) -> None:
     world.user("api@example.com")
     token = sign_in(world, "api@example.com")
@@ -69,12 +91,16 @@ def test_the_api_takes_the_csrf_token_from_the_header_only_for_json(world: World
 def test_sign_in_page_signs_in_and_goes_back_where_asked(world: World) -> None:
     world.user("back@example.com")
     client = world.client
-    refused = client.post("/login", data={"email": "back@example.com", "password": "wrong one!"})
+    token = form_token(world, "/login")
+    refused = client.post(
+        "/login",
+        data={"email": "back@example.com", "password": "wrong one!", "csrf_token": token},
+    )
     assert refused.status_code == 401
     assert 'value="back@example.com"' in refused.text
     signed_in = client.post(
         "/login",
-        data={"email": "back@example.com", "password": PASSWORD, "next": "/"},
+        data={"email": "back@example.com", "password": PASSWORD, "next": "/", "csrf_token": token},
         follow_redirects=False,
     )
     assert signed_in.status_code == 303 and signed_in.headers["location"] == "/"
@@ -85,17 +111,30 @@ def test_sign_in_page_signs_in_and_goes_back_where_asked(world: World) -> None:
 @pytest.mark.parametrize("target", ["//evil.example/", "https://evil.example/", "/\\evil"])
 def test_sign_in_never_sends_the_browser_off_site(world: World, target: str) -> None:
     world.user("stay@example.com")
+    token = form_token(world, "/login")
     response = world.client.post(
         "/login",
-        data={"email": "stay@example.com", "password": PASSWORD, "next": target},
+        data={
+            "email": "stay@example.com",
+            "password": PASSWORD,
+            "next": target,
+            "csrf_token": token,
+        },
         follow_redirects=False,
     )
     assert response.headers["location"] == "/"
 
 
 def test_sign_up_names_each_bad_field_and_keeps_the_input(world: World) -> None:
+    token = form_token(world, "/signup")
     response = world.client.post(
-        "/signup", data={"email": "not-an-address", "password": "short", "display_name": "Zoe"}
+        "/signup",
+        data={
+            "email": "not-an-address",
+            "password": "short",
+            "display_name": "Zoe",
+            "csrf_token": token,
+        },
     )
     assert response.status_code == 422
     messages = re.findall(r"<li>(.*?)</li>", response.text)
@@ -106,22 +145,36 @@ def test_sign_up_names_each_bad_field_and_keeps_the_input(world: World) -> None:
 
 def test_sign_up_then_confirm_with_the_mailed_code(world: World) -> None:
     client = world.client
+    token = form_token(world, "/signup")
     created = client.post(
         "/signup",
-        data={"email": "ivy@example.com", "password": PASSWORD, "display_name": "Ivy"},
+        data={
+            "email": "ivy@example.com",
+            "password": PASSWORD,
+            "display_name": "Ivy",
+            "csrf_token": token,
+        },
         follow_redirects=False,
     )
     assert created.headers["location"] == "/verify"
     taken = client.post(
-        "/signup", data={"email": "IVY@example.com", "password": PASSWORD, "display_name": "I"}
+        "/signup",
+        data={
+            "email": "IVY@example.com",
+            "password": PASSWORD,
+            "display_name": "I",
+            "csrf_token": token,
+        },
     )
     assert taken.status_code == 409 and "exists already" in taken.text
     code = world.sink.code("ivy@example.com", "confirm")
     mail = world.sink.to("ivy@example.com")[-1].get_payload(decode=True)
     assert isinstance(mail, bytes) and f"/verify?code={code}" in mail.decode()
-    confirmed = client.post("/verify", data={"code": code}, follow_redirects=True)
+    confirmed = client.post(
+        "/verify", data={"code": code, "csrf_token": token}, follow_redirects=True
+    )
     assert "ivy@example.com is confirmed" in confirmed.text
-    again = client.post("/verify", data={"code": code})
+    again = client.post("/verify", data={"code": code, "csrf_token": token})
     assert again.status_code == 422 and "used already or expired" in again.text
 
 
@@ -142,11 +195,12 @@ def test_invitation_accepted_by_a_new_address_creates_the_account(world: World) 
     )
     assert invited.status_code == 201, invited.text
     code = world.sink.code("new@example.com", "invited")
-    missing = world.client.post("/invitations/accept", data={"code": code})
+    token = form_token(world, f"/invitations/accept?code={code}")
+    missing = world.client.post("/invitations/accept", data={"code": code, "csrf_token": token})
     assert missing.status_code == 422 and "password, display_name: required" in missing.text
     joined = world.client.post(
         "/invitations/accept",
-        data={"code": code, "password": PASSWORD, "display_name": "Newt"},
+        data={"code": code, "password": PASSWORD, "display_name": "Newt", "csrf_token": token},
         follow_redirects=False,
     )
     assert joined.status_code == 303, joined.text
@@ -160,3 +214,11 @@ def test_unknown_pages_answer_with_a_page_and_the_api_with_a_problem(world: Worl
     api = world.client.get("/api/v1/no-such-thing")
     assert api.status_code == 404
     assert api.headers["content-type"] == "application/problem+json"
+
+
+def test_a_malformed_id_in_a_page_path_is_a_page_naming_it(world: World) -> None:
+    world.user("ids@example.com")
+    sign_in(world, "ids@example.com")
+    response = world.client.get("/tenants/Not_A-Tenant!")
+    assert response.status_code == 422 and response.headers["content-type"].startswith("text/html")
+    assert "tenant_id" in response.text and "ids@example.com" in response.text

@@ -12,7 +12,13 @@ import pytest
 
 from components.names import alarm_name_prefix
 from control_plane.accounts.roles import TenantRole
-from tests.web.portal.page_helpers import free_tenant, issue_invoice, page_routes, sign_in
+from tests.web.portal.page_helpers import (
+    form_token,
+    free_tenant,
+    issue_invoice,
+    page_routes,
+    sign_in,
+)
 from tests.web.web_helpers import PASSWORD, World
 
 SETTINGS = {
@@ -259,10 +265,13 @@ def test_members_are_invited_re_roled_and_removed(world: World) -> None:
     assert "joiner@example.com as viewer" in invited.text
     code = world.sink.code("joiner@example.com", "invited")
     world.client.cookies.clear()
-    world.client.post(
+    token = form_token(world, "/invitations/accept")
+    joined = world.client.post(
         "/invitations/accept",
-        data={"code": code, "password": PASSWORD, "display_name": "Joiner"},
+        data={"code": code, "password": PASSWORD, "display_name": "Joiner", "csrf_token": token},
+        follow_redirects=False,
     )
+    assert joined.status_code == 303
     csrf = sign_in(world, "owner-a@example.com")
     joiner = next(m for m in world.accounts.members("tenant-a") if m.email.startswith("joiner"))
     changed = world.client.post(
