@@ -33,7 +33,7 @@ from components.stack_config import InvalidStackError
 from control_plane.cells.consumption import plan_consumption
 from control_plane.cells.placement import PlacementError, adopt, cells_exist, place, replan
 from control_plane.inventory import ResourceInventory, group_by_component
-from control_plane.queue.jobs import JobKind, JobQueue, JobStatus
+from control_plane.queue.jobs import APPLY_KINDS, JobKind, JobNotFoundError, JobQueue, JobStatus
 from control_plane.registry import cidr
 from control_plane.registry.database import Database
 from control_plane.registry.lifecycle import Action, TenantState, next_state
@@ -540,6 +540,41 @@ class TenantService:
                 registry, tenant, kind, actor=actor, action=kind.value, message=f"{kind} queued"
             )
 
+    def retry_job(self, job_id: int, *, actor: str) -> Accepted:
+        """Run a failed job again as a new job, if the tenant's state allows the operation
+        (a failed `up` moves a failed tenant to `updating`, as `tenantctl up` would)."""
+        with self._use_case() as (registry, _files):
+            failed = registry.session.get(Job, job_id)
+            if failed is None:
+                raise JobNotFoundError(f"job {job_id} not found")
+            tenant = registry.tenant(failed.tenant_id, for_update=True)
+            job = self.queue.retry(registry.session, job_id, actor=actor)
+            kind = JobKind(failed.kind)
+            # Checked after the job's own refusals (clearer), undone with them on refusal.
+            tenant.state = next_state(tenant.id, TenantState(tenant.state), _RETRY_ACTIONS[kind])
+            message = (
+                f"retry of job {job_id} ({kind.value}), which failed: "
+                f"{clip(failed.last_error or 'no error kept', 200)}; job {job.id} queued"
+            )
+            registry.record_request(
+                tenant.id,
+                "retry",
+                actor=actor,
+                spec_version=job.spec_version,
+                message=message,
+                job_id=job.id,
+                at=self.clock(),
+            )
+            return Accepted(
+                tenant_id=tenant.id,
+                action="retry",
+                state=registry.display_state(tenant),
+                spec_version=tenant.spec_version,
+                job_id=job.id,
+                superseded_jobs=[],
+                message=message,
+            )
+
     # Reads
 
     def show(self, tenant_id: str) -> TenantView:
@@ -796,6 +831,15 @@ def _with_plan(current: TenantSpec, plan: PlanName) -> TenantSpec:
         return current.with_plan(plan)
     except ValidationError as error:
         raise InvalidSpecError(format_validation_error(error)) from None
+
+
+_RETRY_ACTIONS: dict[JobKind, Action] = {
+    **{kind: Action.UP for kind in APPLY_KINDS},
+    JobKind.DEPROVISION: Action.DEPROVISION,
+    JobKind.PREVIEW: Action.PREVIEW,
+    JobKind.REFRESH: Action.REFRESH,
+}
+"""The lifecycle request a retry of each kind of job makes."""
 
 
 _MOVE = (

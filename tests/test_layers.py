@@ -26,6 +26,7 @@ LAYERS: dict[str, int] = {
     "control_plane.service": 7,
     "control_plane.billing": 8,
     "control_plane.accounts": 9,
+    "control_plane.support": 9,
     "control_plane.ops": 10,
     "control_plane.web": 11,
     "control_plane.demo": 12,

@@ -51,6 +51,13 @@ class Permission(StrEnum):
     USERS_UNLOCK = "users.unlock"
     PLAN_CHANGE = "plan.change"
     """Ask billing to bill another plan (the subscription changes, the tenant follows)."""
+    JOBS_RETRY = "jobs.retry"
+    """Run a failed job again (operators)."""
+    CASES_READ = "cases.read"
+    """Support cases: a tenant's own, or every tenant's for platform roles."""
+    CASES_OPEN = "cases.open"
+    CASES_ANSWER = "cases.answer"
+    """Write in a case, close it, reopen it."""
 
     @property
     def scope(self) -> Scope:
@@ -60,10 +67,14 @@ class Permission(StrEnum):
 
 _P = Permission
 _TENANT_READS = {_P.TENANT_READ, _P.OPERATIONS_READ, _P.MEMBERS_READ}
+# Anyone in a tenant may ask for help and follow the case: a viewer's question matters too.
+_CASES = {_P.CASES_READ, _P.CASES_OPEN, _P.CASES_ANSWER}
+_SUPPORT_CASES = {_P.CASES_READ, _P.CASES_ANSWER}
 
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
     TenantRole.OWNER: frozenset(
         _TENANT_READS
+        | _CASES
         | {
             _P.SPEC_UPDATE,
             _P.TENANT_RETIRE,
@@ -75,20 +86,29 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
     ),
     TenantRole.ADMIN: frozenset(
         _TENANT_READS
+        | _CASES
         | {_P.SPEC_UPDATE, _P.INVOICES_READ, _P.MEMBERS_MANAGE, _P.AUDIT_READ, _P.PLAN_CHANGE}
     ),
-    TenantRole.MEMBER: frozenset(_TENANT_READS | {_P.SPEC_UPDATE}),
-    TenantRole.BILLING: frozenset(_TENANT_READS | {_P.INVOICES_READ, _P.PLAN_CHANGE}),
-    TenantRole.VIEWER: frozenset(_TENANT_READS),
+    TenantRole.MEMBER: frozenset(_TENANT_READS | _CASES | {_P.SPEC_UPDATE}),
+    TenantRole.BILLING: frozenset(_TENANT_READS | _CASES | {_P.INVOICES_READ, _P.PLAN_CHANGE}),
+    TenantRole.VIEWER: frozenset(_TENANT_READS | _CASES),
     PlatformRole.OPERATOR: frozenset(
         _TENANT_READS
-        | {_P.INVOICES_READ, _P.AUDIT_READ, _P.FLEET_READ, _P.TENANT_SUSPEND, _P.USERS_UNLOCK}
+        | _SUPPORT_CASES
+        | {
+            _P.INVOICES_READ,
+            _P.AUDIT_READ,
+            _P.FLEET_READ,
+            _P.TENANT_SUSPEND,
+            _P.USERS_UNLOCK,
+            _P.JOBS_RETRY,
+        }
     ),
     PlatformRole.SUPPORT: frozenset(
-        _TENANT_READS | {_P.AUDIT_READ, _P.FLEET_READ, _P.USERS_UNLOCK}
+        _TENANT_READS | _SUPPORT_CASES | {_P.AUDIT_READ, _P.FLEET_READ, _P.USERS_UNLOCK}
     ),
     PlatformRole.AUDITOR: frozenset(
-        _TENANT_READS | {_P.INVOICES_READ, _P.AUDIT_READ, _P.FLEET_READ}
+        _TENANT_READS | {_P.CASES_READ, _P.INVOICES_READ, _P.AUDIT_READ, _P.FLEET_READ}
     ),
 }
 """The authorization table: what each role may do."""

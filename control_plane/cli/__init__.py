@@ -42,6 +42,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("serve", "Serve /api/v1, /hooks/billing and /metrics, with the reconciler."),
     "users": ("users", "Accounts: create the first operator, lift lockouts, disable accounts."),
     "mail": ("mail", "Mail not sent over SMTP: print (and clear) the outbox."),
+    "jobs": ("jobs", "A tenant's jobs; retry a failed one as a new job."),
 }
 
 

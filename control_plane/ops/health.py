@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from components.names import alarm_name_prefix
 from components.stack_config import InvalidStackError
-from control_plane.queue.jobs import APPLY_KINDS, UNFINISHED, JobStatus
+from control_plane.queue.jobs import APPLY_KINDS, UNFINISHED, unresolved_failure
 from control_plane.registry.database import Database
 from control_plane.registry.drift import drift_finding
 from control_plane.registry.lifecycle import TenantState
@@ -75,7 +75,8 @@ class TenantHealth:
     verdict: Verdict
     last_run: LastRun | None
     failing_jobs: list[str]
-    """Jobs that failed for good or are retrying, with their last error."""
+    """Jobs retrying, or failed for good with no later job answering them, with their
+    last error."""
     drift: list[str]
     """Differences between the registry, the stack file and what was last applied."""
     alarms: list[AlarmState] | None
@@ -234,11 +235,7 @@ class HealthCheck:
             f"{(job.last_error or '')[:MAX_ERROR_CHARS]}"
             for job in session.scalars(
                 select(Job)
-                .where(
-                    Job.tenant_id == tenant.id,
-                    Job.last_error.is_not(None),
-                    Job.status.in_([*UNFINISHED, JobStatus.FAILED.value]),
-                )
+                .where(Job.tenant_id == tenant.id, unresolved_failure())
                 .order_by(Job.id.desc())
                 .limit(5)
             )
@@ -315,9 +312,12 @@ def aws_cloudwatch(data_dir: Path) -> tuple[CloudWatchFactory | None, str]:
             ),
             "",
         )
-    if boto3.Session().get_credentials() is None:
+    # A session of its own: boto3's default session would keep these credentials for
+    # every later client of the process (the web app asks on each page).
+    session = boto3.Session()
+    if session.get_credentials() is None:
         return None, (
             "alarm states not read: no AWS credentials (configure them, or run "
             "`tenantctl sandbox` for the local sandbox)"
         )
-    return (lambda region: boto3.client("cloudwatch", region_name=region)), ""
+    return (lambda region: session.client("cloudwatch", region_name=region)), ""

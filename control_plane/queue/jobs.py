@@ -64,6 +64,14 @@ class LeaseLostError(Exception):
     """The worker no longer owns the job (its lease expired and another worker took it)."""
 
 
+class JobNotFoundError(LookupError):
+    """No job with that id."""
+
+
+class JobNotRetryableError(Exception):
+    """A retry of a job that did not fail, or whose failure a later job already answers."""
+
+
 @dataclass(frozen=True)
 class ClaimedJob:
     """A job a worker owns until its lease expires."""
@@ -239,6 +247,49 @@ class JobQueue:
         row.finished_at = utcnow()
         return None
 
+    def retry(self, session: Session, job_id: int, *, actor: str) -> Job:
+        """Queue a failed job again as a new job (`retry_of` names the failed one) in the
+        caller's transaction, which should hold the tenant's row.
+
+        Only a failed job whose tenant has no later job of its class is retried: a later
+        job (a retry, or a newer spec's `up`) already answers the failure, and running the
+        old one again would apply an outdated spec.
+        """
+        row = session.scalars(select(Job).where(Job.id == job_id).with_for_update()).one_or_none()
+        if row is None:
+            raise JobNotFoundError(f"job {job_id} not found")
+        if row.status != JobStatus.FAILED.value:
+            raise JobNotRetryableError(
+                f"job {job_id} is {row.status}, not failed: only a failed job can be retried"
+            )
+        later = aliased(Job)
+        newer = session.scalars(
+            select(later)
+            .where(later.tenant_id == row.tenant_id, later.id > row.id, _same_class(later, row))
+            .order_by(later.id)
+            .limit(1)
+        ).one_or_none()
+        if newer is not None:
+            if newer.retry_of == row.id:
+                raise JobNotRetryableError(
+                    f"job {job_id} was already retried as job {newer.id} ({newer.status})"
+                )
+            raise JobNotRetryableError(
+                f"job {job_id} ({row.kind}) was followed by job {newer.id} ({newer.kind}, "
+                f"{newer.status}) of tenant {row.tenant_id!r}: retry the tenant's latest "
+                "failed job, or queue a new operation"
+            )
+        job, _superseded = self.enqueue(
+            session,
+            row.tenant_id,
+            JobKind(row.kind),
+            spec_version=row.spec_version,
+            actor=actor,
+            purge=row.purge,
+        )
+        job.retry_of = row.id
+        return job
+
     def release(self, job: ClaimedJob) -> bool:
         """Give the job back (worker shutting down) without counting the attempt."""
         with self.database.transaction() as session:
@@ -285,6 +336,29 @@ class JobQueue:
                 )
                 or 0
             )
+
+
+def unresolved_failure() -> ColumnElement[bool]:
+    """Jobs that are failing: retrying after a failed attempt, or failed for good with no
+    later job of their class (a retry or a newer operation) for the tenant."""
+    later = aliased(Job)
+    answered = exists().where(
+        later.tenant_id == Job.tenant_id, later.id > Job.id, _same_class(later, Job)
+    )
+    return or_(
+        and_(Job.status == JobStatus.FAILED.value, ~answered),
+        and_(Job.status.in_(UNFINISHED), Job.last_error.is_not(None)),
+    )
+
+
+def _same_class(later: type[Job], job: type[Job] | Job) -> ColumnElement[bool]:
+    """`later` answers `job`: the same kind, or both change the tenant's state."""
+    changing = [k.value for k in STATE_CHANGING_KINDS]
+    if isinstance(job, Job):
+        if job.kind in changing:
+            return later.kind.in_(changing)
+        return later.kind == job.kind
+    return or_(later.kind == job.kind, and_(later.kind.in_(changing), job.kind.in_(changing)))
 
 
 def lease_lost_message(job: ClaimedJob) -> str:

@@ -142,6 +142,8 @@ class Job(Base):
     so a worker whose lease was taken over commits nothing."""
     superseded_by: Mapped[int | None] = mapped_column(Integer)
     """The newer job this one was coalesced into."""
+    retry_of: Mapped[int | None] = mapped_column(Integer, index=True)
+    """The failed job an operator asked to run again as this one."""
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]

@@ -29,7 +29,16 @@ from control_plane.web.deps import WebContext
 from control_plane.web.limits import LimitsMiddleware, RequestLimits
 from control_plane.web.log_context import RequestLogContext
 from control_plane.web.portal import pages as portal
-from control_plane.web.routes import account, health, members, platform, tenants, tokens
+from control_plane.web.routes import (
+    account,
+    cases,
+    console,
+    health,
+    members,
+    platform,
+    tenants,
+    tokens,
+)
 
 API_PREFIX = "/api/v1"
 BILLING_HOOK = "/hooks/billing"
@@ -54,7 +63,7 @@ def create_app(
     )
     app.state.web = context
     api = APIRouter(prefix=API_PREFIX)
-    for module in (account, tokens, tenants, members, platform):
+    for module in (account, tokens, tenants, members, platform, cases, console):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(health.router)

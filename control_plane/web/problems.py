@@ -29,6 +29,7 @@ from control_plane.accounts.errors import (
 from control_plane.accounts.mail import MailError
 from control_plane.billing.invoice_book import NothingToBillError
 from control_plane.billing.self_service import BillingDecidesError, BillingUnavailableError
+from control_plane.queue.jobs import JobNotFoundError, JobNotRetryableError
 from control_plane.registry.cidr import NetworkPoolError
 from control_plane.registry.lifecycle import TransitionError
 from control_plane.registry.repository import TenantExistsError, TenantNotFoundError
@@ -38,6 +39,7 @@ from control_plane.service import (
     SpecVersionConflictError,
     StackFileExistsError,
 )
+from control_plane.support.cases import CaseNotFoundError, CaseStateError, InvalidCaseError
 
 logger = logging.getLogger(__name__)
 
@@ -92,14 +94,19 @@ _STATUS: list[tuple[type[Exception], int]] = [
     (NotFoundError, 404),
     (TenantNotFoundError, 404),
     (NothingToBillError, 404),
+    (JobNotFoundError, 404),
+    (CaseNotFoundError, 404),
     (ConflictError, 409),
     (TenantExistsError, 409),
     (TransitionError, 409),
     (StackFileExistsError, 409),
+    (JobNotRetryableError, 409),
+    (CaseStateError, 409),
     (SpecVersionConflictError, 412),
     (InvalidRequestError, 422),
     (InvalidSpecError, 422),
     (SpecChangeError, 422),
+    (InvalidCaseError, 422),
     (NetworkPoolError, 503),
     (BillingDecidesError, 409),
     (BillingUnavailableError, 503),

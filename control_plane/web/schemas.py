@@ -274,3 +274,25 @@ class Page(BaseModel, Generic[T]):
 class Health(BaseModel):
     status: Literal["ok", "unavailable"]
     detail: str | None = None
+
+
+class NewCase(Request):
+    subject: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    body: Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
+    """What happened and what you expected."""
+    page: Annotated[str, StringConstraints(min_length=1, max_length=512)] = "/"
+    """The portal path the case is opened from."""
+
+
+class CaseAnswer(Request):
+    body: Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
+
+
+class Reason(Request):
+    reason: Annotated[
+        str,
+        StringConstraints(
+            strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$"
+        ),
+    ]
+    """Why, for the audit log and the tenant's history."""

@@ -9,6 +9,7 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
+import boto3
 import pytest
 from rich.console import Console
 
@@ -134,6 +135,9 @@ def test_meter_without_aws_says_how_to_get_metering(
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    # Clients made by earlier tests in this process cached their credentials in boto3's
+    # default session; a fresh one sees the environment above.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     result = tenantctl("invoices", "acme", "--preview", _this_month(), "--meter")
     assert result.exit_code == 1
     shown = " ".join(result.stderr.split())

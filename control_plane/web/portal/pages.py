@@ -18,8 +18,10 @@ from control_plane.web.portal import (
     account_pages,
     home,
     onboarding,
+    operator,
     people_pages,
     settings_pages,
+    support,
     tenant_pages,
 )
 from control_plane.web.portal.auth import LoginRequired, login_url, maybe_signed_in
@@ -38,6 +40,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     tenant_pages.router,
     settings_pages.router,
     people_pages.router,
+    support.router,
+    operator.router,
 )
 """Every router of pages, in the order they are matched."""
 

@@ -34,12 +34,12 @@ environment = Environment(
 )
 
 
-def _support_url(request: Request) -> str | None:
+def _support_url(request: Request, *, with_page: bool) -> str | None:
     try:
         path = str(request.app.url_path_for(SUPPORT_ROUTE))
     except NoMatchFound:
         return None
-    return f"{path}?page={quote(request.url.path, safe='/')}"
+    return f"{path}?page={quote(request.url.path, safe='/')}" if with_page else path
 
 
 def _flash(request: Request) -> tuple[str, str] | None:
@@ -75,7 +75,11 @@ def page(
         csrf_token=principal.csrf_token if principal else None,
         form_token=form_token,
         flash=flash,
-        support_url=_support_url(request),
+        # Cases are opened by signed-in members; an error page does not echo the path it
+        # refused (another tenant's ids stay out of it).
+        support_url=(
+            _support_url(request, with_page=status_code < 400) if principal is not None else None
+        ),
         can=can,
         **values,
     )

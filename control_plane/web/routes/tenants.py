@@ -34,6 +34,7 @@ from control_plane.web.schemas import (
     OperationOut,
     Page,
     PlanChange,
+    Reason,
     ResourcesOut,
     SpecOut,
     TenantOut,
@@ -71,7 +72,7 @@ def _tenant_out(view: TenantView, role: str | None) -> TenantOut:
     )
 
 
-def _request_out(accepted: Accepted) -> TenantRequestOut:
+def request_out(accepted: Accepted) -> TenantRequestOut:
     return TenantRequestOut(
         tenant_id=accepted.tenant_id,
         status="queued" if accepted.job_id is not None else "unchanged",
@@ -269,7 +270,7 @@ def patch_spec(
         expected_version=version,
     )
     response.headers["ETag"] = _etag(tenant_id, accepted.spec_version)
-    return _request_out(accepted)
+    return request_out(accepted)
 
 
 @router.post(
@@ -349,25 +350,41 @@ def retire_tenant(
         )
     accepted = context.tenants.delete(access.tenant_id, actor=actor)
     context.accounts.revoke_tenant_access(access.tenant_id, actor=actor, reason="tenant retired")
-    return _request_out(accepted)
+    return request_out(accepted)
 
 
 @router.post(
-    "/{tenant_id}/suspend", status_code=status.HTTP_202_ACCEPTED, summary="Suspend (platform)"
+    "/{tenant_id}/suspend",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Suspend (platform), with an optional reason",
 )
 def suspend_tenant(
-    access: Annotated[TenantAccess, _access(Permission.TENANT_SUSPEND)], context: ContextDep
+    access: Annotated[TenantAccess, _access(Permission.TENANT_SUSPEND)],
+    context: ContextDep,
+    body: Reason | None = None,
 ) -> TenantRequestOut:
-    return _request_out(context.tenants.suspend(_existing(access), actor=access.principal.actor))
+    reason = f"suspend: {body.reason}" if body else "suspend"
+    tenant_id = _existing(access)
+    return request_out(
+        context.tenants.suspend(tenant_id, actor=access.principal.actor, reason=reason)
+    )
 
 
 @router.post(
-    "/{tenant_id}/resume", status_code=status.HTTP_202_ACCEPTED, summary="Resume (platform)"
+    "/{tenant_id}/resume",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Resume (platform), with an optional reason",
 )
 def resume_tenant(
-    access: Annotated[TenantAccess, _access(Permission.TENANT_SUSPEND)], context: ContextDep
+    access: Annotated[TenantAccess, _access(Permission.TENANT_SUSPEND)],
+    context: ContextDep,
+    body: Reason | None = None,
 ) -> TenantRequestOut:
-    return _request_out(context.tenants.resume(_existing(access), actor=access.principal.actor))
+    reason = f"resume: {body.reason}" if body else "resume"
+    tenant_id = _existing(access)
+    return request_out(
+        context.tenants.resume(tenant_id, actor=access.principal.actor, reason=reason)
+    )
 
 
 @router.get("/{tenant_id}/operations", summary="The operation log, newest first")
@@ -463,7 +480,7 @@ def request_tenant(context: WebContext, principal: Principal, body: NewTenant) -
         except BaseException:
             context.accounts.release_claim(body.tenant_id, reason="create refused")
             raise
-        return _request_out(accepted)
+        return request_out(accepted)
     checkout_url = None
     if context.checkout is not None:
         try:

@@ -57,7 +57,14 @@ def two_tenants(world: World) -> dict[str, str]:
         m.user_id for m in world.accounts.members("tenant-b") if m.email.startswith("member")
     )
     token_id = world.accounts.tokens(b)[0].id
+    case = world.client.post(
+        "/api/v1/tenants/tenant-b/cases",
+        json={"subject": "Bravo Secret Labs outage", "body": "owner-b@ writes"},
+        headers={"Authorization": f"Bearer {world.token('owner-b@example.com')}"},
+    )
+    assert case.status_code == 201, case.text
     return {
+        "case_id": str(case.json()["id"]),
         "tenant_id": "tenant-b",
         "user_id": str(member_id),
         "token_id": str(token_id),

@@ -1,0 +1,1 @@
+"""Support cases: tenants ask for help, support engineers answer in the case."""
