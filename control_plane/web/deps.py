@@ -24,6 +24,7 @@ from control_plane.accounts.roles import Permission, PlatformRole, Role
 from control_plane.accounts.service import AccountService
 from control_plane.billing.invoice_book import InvoiceBook
 from control_plane.billing.self_service import SelfServiceBilling
+from control_plane.ops.health import HealthCheck, aws_cloudwatch
 from control_plane.registry.database import Database
 from control_plane.service import TenantService
 from control_plane.web.checkout import Checkout
@@ -49,6 +50,12 @@ class WebContext:
     """The billing system's checkout, when an API key is configured."""
     billing: SelfServiceBilling
     """Plan changes and retirements that billing decides."""
+
+    def health_check(self) -> HealthCheck:
+        """Tenant health as `tenantctl health` reads it: alarm states from the sandbox or
+        the configured AWS account, or a note saying why they were not read."""
+        cloudwatch, reason = aws_cloudwatch(self.tenants.settings.data_dir)
+        return HealthCheck(self.database, self.tenants.stacks, cloudwatch, no_aws_reason=reason)
 
     @property
     def secure_cookies(self) -> bool:

@@ -11,7 +11,6 @@ from control_plane.accounts.principal import Principal
 from control_plane.accounts.roles import PlatformRole, Role
 from control_plane.ops.console import OperatorConsole
 from control_plane.ops.diagnose import Diagnosis, Diagnostician
-from control_plane.ops.health import HealthCheck, aws_cloudwatch
 from control_plane.registry.repository import TenantNotFoundError
 from control_plane.registry.support_models import CaseSide
 from control_plane.support.cases import Author, SupportService
@@ -39,10 +38,7 @@ def author(principal: Principal, role: Role) -> Author:
 def diagnose(context: WebContext, tenant_id: str) -> Diagnosis | None:
     """The support report of a registered tenant (None while it waits for billing).
     Alarm states are read where `tenantctl diagnose` reads them, or said to be unread."""
-    settings = context.tenants.settings
-    cloudwatch, reason = aws_cloudwatch(settings.data_dir)
-    health = HealthCheck(context.database, context.tenants.stacks, cloudwatch, no_aws_reason=reason)
     try:
-        return Diagnostician(context.database, health).diagnose(tenant_id)
+        return Diagnostician(context.database, context.health_check()).diagnose(tenant_id)
     except TenantNotFoundError:
         return None

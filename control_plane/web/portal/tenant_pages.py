@@ -12,7 +12,6 @@ from fastapi.responses import HTMLResponse, Response
 from control_plane.accounts.roles import Permission
 from control_plane.billing.invoicing import Invoice
 from control_plane.billing.render import invoice_html, money, quantity
-from control_plane.ops.health import HealthCheck, aws_cloudwatch
 from control_plane.service import OperationView
 from control_plane.web.deps import ContextDep, TenantAccess, WebContext
 from control_plane.web.portal.auth import page_access
@@ -61,12 +60,7 @@ def overview(request: Request, access: Reader, context: ContextDep) -> Response:
     bundle = health = None
     if access.exists:
         bundle = context.tenants.resources_by_component(access.tenant_id)
-        settings = context.tenants.settings
-        cloudwatch, reason = aws_cloudwatch(settings.data_dir)
-        check = HealthCheck(
-            context.database, context.tenants.stacks, cloudwatch, no_aws_reason=reason
-        )
-        health = check.tenant(access.tenant_id)
+        health = context.health_check().tenant(access.tenant_id)
     return page(
         request,
         "overview.html",
