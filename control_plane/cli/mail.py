@@ -42,4 +42,6 @@ def outbox(
             f"Date: {message.created_at:%Y-%m-%d %H:%M:%S} UTC\n\n{message.body}",
             highlight=False,
             markup=False,
+            # A mail's lines stay whole (codes and links): never re-wrapped to the terminal.
+            soft_wrap=True,
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -181,6 +182,11 @@ def test_serve_answers_sign_up_with_mail_in_the_outbox(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+    # A narrow terminal (a pipe reads as 80 columns) never splits a code or a link.
+    narrow = CliRunner().invoke(
+        tenantctl, ["mail", "outbox"], env={**_env(tmp_path), "COLUMNS": "40"}
+    )
+    assert re.search(r"verify\?code=tml_[A-Za-z0-9_-]{40,}$", narrow.output, re.MULTILINE)
     outbox = CliRunner().invoke(tenantctl, ["mail", "outbox", "--clear"], env=_env(tmp_path))
     assert "To: web@example.com" in outbox.output and "tml_" in outbox.output
     again = CliRunner().invoke(tenantctl, ["mail", "outbox"], env=_env(tmp_path))
