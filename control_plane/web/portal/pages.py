@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 
 from control_plane.web.portal import (
     account_pages,
+    addons_pages,
     home,
     onboarding,
     people_pages,
@@ -37,6 +38,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     onboarding.router,
     tenant_pages.router,
     settings_pages.router,
+    addons_pages.router,
     people_pages.router,
 )
 """Every router of pages, in the order they are matched."""

@@ -20,6 +20,8 @@ from control_plane.web.portal.render import page, redirect
 from control_plane.web.problems import REFUSALS, ProblemError, detail_of, status_of
 from control_plane.web.routes.tenants import tenant_out
 
+_REFUSED: tuple[type[Exception], ...] = (FormError, *REFUSALS)
+"""What a form post is answered with its page and the messages for."""
 Editor = Annotated[TenantAccess, Depends(page_access(Permission.SPEC_UPDATE))]
 Version = Annotated[int, Form(ge=0, le=2_147_483_647)]
 MAX_FIELD = 8192
@@ -127,7 +129,7 @@ def add_spec_form(router: APIRouter, form: SpecForm) -> None:
         tenant_id = _existing(access)
         try:
             preview = context.tenants.preview_update(tenant_id, form.to_patch(values))
-        except (FormError, *REFUSALS) as error:
+        except _REFUSED as error:
             return refused(request, access, context, values, error)
         return page(
             request,
@@ -159,7 +161,7 @@ def add_spec_form(router: APIRouter, form: SpecForm) -> None:
                 reason=form.reason,
                 expected_version=spec_version,
             )
-        except (FormError, *REFUSALS) as error:
+        except _REFUSED as error:
             return refused(request, access, context, values, error)
         if accepted.job_id is None:
             return redirect(f"/tenants/{tenant_id}/{form.section}", notice=accepted.message)
