@@ -131,7 +131,9 @@ class World:
         )
         return raw
 
-    def send_checkout(self, tenant_id: str, plan: Any, *, event_id: str, sub: str) -> None:
+    def send_checkout(
+        self, tenant_id: str, plan: Any, *, event_id: str, sub: str, region: str = "eu-west-1"
+    ) -> None:
         """The billing system's signed `checkout.session.completed`, then one reconcile."""
         event = checkout_completed_event(
             event_id=event_id,
@@ -139,6 +141,7 @@ class World:
             subscription_id=sub,
             tenant_id=tenant_id,
             plan=plan,
+            region=region,
         )
         body = encode(event)
         stamp = int(datetime.now(UTC).timestamp())

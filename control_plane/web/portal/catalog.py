@@ -20,7 +20,8 @@ from components.spec import REGIONS_BY_RESIDENCY
 from control_plane.billing.render import money
 
 ADDONS_WITHOUT_SETTINGS = (AddonName.ENDPOINT, AddonName.MAIL)
-"""Add-ons a tenant can start with on their plan's defaults (the others need settings)."""
+"""Add-ons a tenant can start with on their plan's defaults (the others need settings:
+they are set up on the tenant's Add-ons page once it exists)."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,16 @@ class AddonOffer:
     def price(self) -> str:
         p = self.pricing
         return f"{money(p.monthly_per_unit, p.currency)} per {p.unit} a month"
+
+    @property
+    def usage_price(self) -> str:
+        """`$0.018 per min beyond 100 min included per line each month`."""
+        p = self.pricing
+        included = f"{p.included_usage_per_unit.normalize():,f} {p.usage_unit}"
+        return (
+            f"{money(p.usage_price, p.currency)} per {p.usage_unit} beyond {included} "
+            f"included per {p.unit} each month"
+        )
 
 
 def plans() -> list[Plan]:

@@ -32,3 +32,37 @@ def parse(model: type[M], data: Mapping[str, Any]) -> tuple[M | None, list[str]]
         return model.model_validate(values), []
     except ValidationError as error:
         return None, field_errors(error)
+
+
+MAX_LINES = 50
+"""Most lines a form's list field (one item a line) takes."""
+
+
+class FormError(ValueError):
+    """Every field or line of a form that does not parse, one message each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def lines(value: str, field: str, problems: list[str]) -> list[tuple[int, str]]:
+    """The non-blank lines of a list field with their numbers (a problem past `MAX_LINES`)."""
+    found = [(n, line.strip()) for n, line in enumerate(value.splitlines(), 1) if line.strip()]
+    if len(found) > MAX_LINES:
+        problems.append(f"{field}: at most {MAX_LINES} lines (got {len(found)})")
+        return []
+    return found
+
+
+def number(value: str, field: str, problems: list[str], kind: type[int | float] = int) -> Any:
+    """The number in a field, `None` when blank (the default), or a problem naming it."""
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        return kind(text)
+    except ValueError:
+        noun = "a whole number" if kind is int else "a number"
+        problems.append(f"{field}: {text[:20]!r} is not {noun}")
+        return None

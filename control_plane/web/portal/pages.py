@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 
 from control_plane.web.portal import (
     account_pages,
+    addons_pages,
     home,
     onboarding,
     operator,
@@ -39,6 +40,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     onboarding.router,
     tenant_pages.router,
     settings_pages.router,
+    addons_pages.router,
     people_pages.router,
     support.router,
     operator.router,

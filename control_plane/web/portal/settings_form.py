@@ -9,6 +9,7 @@ from typing import Any
 
 from components.plans import get_plan
 from components.spec import TenantSpec
+from control_plane.web.portal.forms import FormError, lines, number
 
 FIELDS = (
     "instance_type",
@@ -23,18 +24,9 @@ FIELDS = (
     "retention_days",
     "buckets",
 )
-MAX_LINES = 50
 SCHEDULE_FORMAT = "name | cron recurrence | min | desired | max [| time zone]"
 INGRESS_FORMAT = "port[-to port] tcp|udp CIDR description"
 BUCKET_FORMAT = "role [unversioned]"
-
-
-class FormError(ValueError):
-    """Every line of the form that does not parse, one message each."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
 
 
 @dataclass(frozen=True)
@@ -97,36 +89,16 @@ def form_values(spec: TenantSpec) -> dict[str, str]:
     }
 
 
-def _lines(value: str, field: str, problems: list[str]) -> list[tuple[int, str]]:
-    lines = [(n, line.strip()) for n, line in enumerate(value.splitlines(), 1) if line.strip()]
-    if len(lines) > MAX_LINES:
-        problems.append(f"{field}: at most {MAX_LINES} lines (got {len(lines)})")
-        return []
-    return lines
-
-
-def _number(value: str, field: str, problems: list[str], kind: type[int | float] = int) -> Any:
-    text = value.strip()
-    if not text:
-        return None
-    try:
-        return kind(text)
-    except ValueError:
-        noun = "a whole number" if kind is int else "a number"
-        problems.append(f"{field}: {text[:20]!r} is not {noun}")
-        return None
-
-
 def to_patch(values: dict[str, str]) -> dict[str, Any]:
     """The merge patch the form asks for; `FormError` names every line that does not parse."""
     problems: list[str] = []
     schedules = []
-    for n, line in _lines(values["schedules"], "schedules", problems):
+    for n, line in lines(values["schedules"], "schedules", problems):
         parts = [p.strip() for p in line.split("|")]
         if len(parts) not in (5, 6):
             problems.append(f"schedules line {n}: expected `{SCHEDULE_FORMAT}`")
             continue
-        sizes = [_number(p, f"schedules line {n}", problems) for p in parts[2:5]]
+        sizes = [number(p, f"schedules line {n}", problems) for p in parts[2:5]]
         schedule: dict[str, Any] = {
             "name": parts[0],
             "recurrence": parts[1],
@@ -138,51 +110,51 @@ def to_patch(values: dict[str, str]) -> dict[str, Any]:
             schedule["time_zone"] = parts[5]
         schedules.append(schedule)
     ingress = []
-    for n, line in _lines(values["ingress"], "ingress", problems):
+    for n, line in lines(values["ingress"], "ingress", problems):
         parts = line.split(maxsplit=3)
         if len(parts) != 4:
             problems.append(f"ingress line {n}: expected `{INGRESS_FORMAT}`")
             continue
         first, _, last = parts[0].partition("-")
         rule: dict[str, Any] = {
-            "port": _number(first, f"ingress line {n}", problems),
+            "port": number(first, f"ingress line {n}", problems),
             "protocol": parts[1],
             "cidr": parts[2],
             "description": parts[3],
         }
         if last:
-            rule["to_port"] = _number(last, f"ingress line {n}", problems)
+            rule["to_port"] = number(last, f"ingress line {n}", problems)
         ingress.append(rule)
     buckets = []
-    for n, line in _lines(values["buckets"], "buckets", problems):
+    for n, line in lines(values["buckets"], "buckets", problems):
         parts = line.split()
         if len(parts) > 2 or (len(parts) == 2 and parts[1] != "unversioned"):
             problems.append(f"buckets line {n}: expected `{BUCKET_FORMAT}`")
             continue
         buckets.append({"role": parts[0], "versioning": len(parts) == 1})
-    contacts = [line for _n, line in _lines(values["alarm_contacts"], "alarm_contacts", problems)]
+    contacts = [line for _n, line in lines(values["alarm_contacts"], "alarm_contacts", problems)]
     patch = {
         "compute": {
             "instance_type": values["instance_type"].strip() or None,
-            "min_size": _number(values["min_size"], "compute.min_size", problems),
-            "desired_capacity": _number(
+            "min_size": number(values["min_size"], "compute.min_size", problems),
+            "desired_capacity": number(
                 values["desired_capacity"], "compute.desired_capacity", problems
             ),
-            "max_size": _number(values["max_size"], "compute.max_size", problems),
+            "max_size": number(values["max_size"], "compute.max_size", problems),
             "schedules": schedules,
         },
         "network": {"ingress": ingress},
         "alarms": {
             "contacts": contacts,
-            "cpu_high_percent": _number(
+            "cpu_high_percent": number(
                 values["cpu_high_percent"], "alarms.cpu_high_percent", problems, float
             ),
-            "storage_quota_percent": _number(
+            "storage_quota_percent": number(
                 values["storage_quota_percent"], "alarms.storage_quota_percent", problems, float
             ),
         },
         "storage": {
-            "retention_days": _number(values["retention_days"], "storage.retention_days", problems),
+            "retention_days": number(values["retention_days"], "storage.retention_days", problems),
             "buckets": buckets,
         },
     }

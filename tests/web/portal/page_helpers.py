@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
+from components.plans import PlanName
 from control_plane.billing.invoicing import BillingPeriod, Invoice
 from control_plane.billing.metering import MeterReading
 from control_plane.web.deps import SESSION_COOKIE
@@ -73,18 +74,29 @@ def sign_in(world: World, email: str) -> str:
 
 def free_tenant(world: World, owner: str, tenant_id: str, display_name: str) -> None:
     """A provisioned free tenant owned by `owner` (created through the API)."""
+    subscribed_tenant(world, owner, tenant_id, display_name, plan=PlanName.FREE, region="eu-west-1")
+
+
+def subscribed_tenant(
+    world: World, owner: str, tenant_id: str, display_name: str, *, plan: PlanName, region: str
+) -> None:
+    """A provisioned tenant on `plan` owned by `owner` (created through the API; a paid
+    plan's subscription confirmed by the billing system's checkout event)."""
     world.user(owner)
     created = world.client.post(
         "/api/v1/tenants",
         json={
             "tenant_id": tenant_id,
-            "plan": "free",
-            "region": "eu-west-1",
+            "plan": plan.value,
+            "region": region,
             "display_name": display_name,
         },
         headers={"Authorization": f"Bearer {world.token(owner)}"},
     )
     assert created.status_code == 202, created.text
+    if plan is not PlanName.FREE:
+        key = tenant_id.replace("-", "_")
+        world.send_checkout(tenant_id, plan, event_id=f"evt_{key}", sub=f"sub_{key}", region=region)
     world.run_jobs()
 
 

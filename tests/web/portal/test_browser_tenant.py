@@ -1,7 +1,8 @@
 """In Chromium, against the served portal with a worker on the offline runner: onboard a
 free tenant and watch it become active, change its capacity and follow the new
 operation, invite a viewer who joins and sees the tenant but not its settings, open an
-invoice. axe-core checks each main page; each is saved as a screenshot."""
+invoice; a starter tenant adds phone lines on its Add-ons page. axe-core checks each main
+page; each is saved as a screenshot."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from typing import Any
 
 import pytest
 
+from components.plans import PlanName
 from tests.web.portal.browser_helpers import Live, check_accessibility, screenshot
-from tests.web.portal.page_helpers import free_tenant, issue_invoice
+from tests.web.portal.page_helpers import free_tenant, issue_invoice, subscribed_tenant
 from tests.web.portal.test_browser_account import sign_up_and_in
 from tests.web.web_helpers import PASSWORD
 
@@ -129,4 +131,40 @@ def test_onboard_change_capacity_invite_and_invoice(browser: Any, live: Live) ->
         assert "Secret Co" not in other.content() and "sam@" not in other.content()
     screenshot(other, "20-other-tenant-not-found")
     viewer.close()
+    context.close()
+
+
+def test_a_starter_tenant_adds_phone_lines(browser: Any, live: Live) -> None:
+    subscribed_tenant(
+        live.world, "pia@example.com", "pia-co", "Pia Co", plan=PlanName.STARTER,
+        region="eu-central-1",
+    )  # fmt: skip
+    context = browser.new_context(base_url=live.url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    page.goto("/login")
+    page.get_by_label("E-mail address").fill("pia@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("link", name="pia-co").click()
+    page.get_by_role("link", name="Add-ons").click()
+    page.wait_for_url("**/tenants/pia-co/addons")
+    telephony = page.locator("#addon-telephony")
+    assert "$5.00 per line a month" in telephony.inner_text()
+    assert "Not on the starter plan" in page.locator("#addon-connectivity").inner_text()
+    page.get_by_label("Have phone lines").check()
+    page.get_by_label("Number of lines").fill("2")
+    page.get_by_label("Country of the numbers").fill("DE")
+    page.get_by_label("Forward calls to").fill("+4930123456")
+    look(page, "add-ons", "21-addons")
+    page.get_by_role("button", name="Preview the change").click()
+    assert "addons.telephony=" in page.inner_text("main")
+    assert int(page.locator("#plan-counts dd").first.inner_text()) >= 4
+    check_accessibility(page, "add-ons preview")
+    page.get_by_role("button", name="Queue this change").click()
+    page.wait_for_url("**/tenants/pia-co/operations")
+    row = page.locator("tr", has_text="add-ons changed in the portal")
+    assert "user:pia@example.com" in row.inner_text()
+    telephony_spec = live.world.context.tenants.show("pia-co").spec["addons"]["telephony"]
+    assert telephony_spec["lines"] == 2 and telephony_spec["country"] == "DE"
     context.close()

@@ -80,7 +80,7 @@ def test_another_tenants_pages_answer_404_on_every_route(
 ) -> None:
     csrf = sign_in(world, "owner-a@example.com")
     routes = [r for r in page_routes() if "tenant_id" in r.params]
-    assert len(routes) >= 14, routes
+    assert len(routes) >= 17, routes
     for route in routes:
         data = {"csrf_token": csrf, "email": "x@example.com", "role": "viewer", "plan": "pro"}
         response = world.client.request(
