@@ -20,7 +20,6 @@ from control_plane.web.routes.tenants import tenant_out
 
 router = APIRouter(include_in_schema=False)
 
-Editor = Annotated[TenantAccess, Depends(page_access(Permission.SPEC_UPDATE))]
 Reader = Annotated[TenantAccess, Depends(page_access(Permission.TENANT_READ))]
 PlanChanger = Annotated[TenantAccess, Depends(page_access(Permission.PLAN_CHANGE))]
 
