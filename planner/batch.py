@@ -23,7 +23,7 @@ from components.spec import TenantSpec
 from components.stack_config import SPEC_KEY, InvalidStackError, spec_from_config
 from planner.cache import PlanCache, PlanInputs, canonical_json
 from planner.model import PlanFailure, TenantPlan
-from planner.program import PlanError, plan_spec, planner_pool, settle_heap
+from planner.program import PlanError, batch_heap, plan_spec, planner_pool
 from planner.stacks import StackDocument, StackFiles, UnknownTenantError
 
 JobT = TypeVar("JobT")
@@ -107,13 +107,12 @@ class _PlanJob:
 
 
 def _plan_job(job: _PlanJob) -> tuple[str, PlanFailure | None]:
-    try:
-        plan = plan_document(job.document)
-    except PLAN_ERRORS as error:
-        return job.document.stack, failure_of(job.document, error)
-    finally:
-        settle_heap()
-    job.store.put(job.key, plan.model_dump(mode="json"))
+    with batch_heap():
+        try:
+            plan = plan_document(job.document)
+        except PLAN_ERRORS as error:
+            return job.document.stack, failure_of(job.document, error)
+        job.store.put(job.key, plan.model_dump(mode="json"))
     return job.document.stack, None
 
 

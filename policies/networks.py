@@ -142,7 +142,14 @@ def _without(network: Network, block: Network) -> list[Network]:
 
 def public_addresses(networks: Iterable[Network], version: int) -> int:
     """How many distinct public addresses of one IP version the networks cover together."""
-    parts = [p for n in networks if n.version == version for p in public_part(n)]
+    return _public_addresses(frozenset(n for n in networks if n.version == version))
+
+
+@functools.lru_cache(maxsize=4096)
+def _public_addresses(networks: frozenset[Network]) -> int:
+    # Every tenant's groups repeat the same few sets of ranges; collapsing them is the
+    # costly part of the exposure rules, and order or repetition cannot change the count.
+    parts = [p for n in networks for p in public_part(n)]
     collapsed: Iterable[Network] = ipaddress.collapse_addresses(parts)  # type: ignore[type-var]
     return sum(n.num_addresses for n in collapsed)
 

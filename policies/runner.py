@@ -25,7 +25,7 @@ from planner.batch import (
 )
 from planner.cache import PlanCache, PlanInputs, canonical_json, digest, source_digest
 from planner.model import PlanFailure, TenantPlan, read_plan_document
-from planner.program import plan_spec, settle_heap
+from planner.program import batch_heap, plan_spec
 from planner.quotas import count_consumption
 from planner.stacks import PROJECT_ROOT, StackDocument, StackFiles, stack_name
 from policies.config import PackConfig
@@ -206,13 +206,11 @@ class _CheckJob:
 
 
 def _check_job(job: _CheckJob) -> TenantReport:
-    try:
+    with batch_heap():
         report, plan = _check_document(job.document, job.pack_config)
-    finally:
-        settle_heap()
-    if job.cache is not None and plan is not None:
-        job.cache.put(job.keys.report, report_value(report))
-        job.cache.put(job.keys.plan, plan.model_dump(mode="json"))
+        if job.cache is not None and plan is not None:
+            job.cache.put(job.keys.report, report_value(report))
+            job.cache.put(job.keys.plan, plan.model_dump(mode="json"))
     return report
 
 

@@ -41,11 +41,12 @@ def comparable(plan: TenantPlan) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def sdk_runtime(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Plans through the SDK's thread pool, its four futures and a task per output, and its
-    own URN joins."""
+    """Plans through the SDK's thread pool, its four futures and a task per output, its
+    own URN joins and its type helpers asked afresh each time."""
     with ThreadPoolExecutor(4, thread_name_prefix="sdk") as pool, monkeypatch.context() as m:
         m.setattr(program, "_ANSWER_AT_ONCE", pool)
         m.setattr(program, "_outputs_resolved_at_once", contextlib.nullcontext)
+        m.setattr(program, "_type_hints_remembered", contextlib.nullcontext)
         yield
 
 
@@ -89,16 +90,25 @@ def test_urns_are_joined_as_the_sdk_joins_them(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_the_runtime_is_restored_after_a_plan() -> None:
+    from pulumi import _types as sdk_types  # noqa: PLC0415
     from pulumi.runtime import resource as sdk_resource  # noqa: PLC0415
     from pulumi.runtime import rpc  # noqa: PLC0415
 
-    before = (rpc.transfer_properties, sdk_resource.create_urn, sdk_resource._get_stack_trace)
+    def runtime() -> tuple[Any, ...]:
+        return (
+            rpc.transfer_properties,
+            sdk_resource.create_urn,
+            sdk_resource._get_stack_trace,
+            sdk_types.unwrap_type,
+            sdk_types._is_union_type,
+        )
+
+    before = runtime()
     own_loop = asyncio.new_event_loop()
     asyncio.set_event_loop(own_loop)
     try:
         plan_stack_file(STACKS[0])
-        after = (rpc.transfer_properties, sdk_resource.create_urn, sdk_resource._get_stack_trace)
-        assert after == before
+        assert runtime() == before
         # The thread's own loop is back, and its executor still runs calls on other threads.
         assert asyncio.get_event_loop_policy().get_event_loop() is own_loop
         elsewhere = own_loop.run_in_executor(None, threading.get_ident)
@@ -127,3 +137,19 @@ def test_a_check_finds_the_same_twice_in_one_process() -> None:
     again = check_stack_file(STACKS[0])
     assert first.findings == again.findings
     assert first.not_applicable == again.not_applicable
+
+
+def test_a_batch_plan_leaves_no_resource_behind_and_the_collector_as_it_was() -> None:
+    """The collector is off during a batch plan; the one collection after it finds the
+    whole plan unreachable, so nothing of it outlives the plan."""
+    import gc  # noqa: PLC0415
+
+    assert gc.isenabled()
+    for path in STACKS[:2]:  # the first freezes the warm heap, the second is a batch plan
+        with program.batch_heap():
+            assert not gc.isenabled()
+            plan = plan_stack_file(path)
+        assert gc.isenabled()
+    assert len(plan.resources) > 20
+    left = [o for o in gc.get_objects() if isinstance(o, pulumi.Resource)]
+    assert left == []
