@@ -142,6 +142,12 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.data_dir / 'tenants.db').resolve()}"
 
     @property
+    def registry_configured(self) -> bool:
+        """Whether there is a registry to read: a database URL, or the default SQLite file
+        already there (reading never creates one)."""
+        return bool(self.database_url) or (self.data_dir / "tenants.db").is_file()
+
+    @property
     def state_backend_url(self) -> str:
         """The Pulumi backend URL (a `file://` directory in the data dir when none is set)."""
         if self.backend_url:

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from components.spec import TenantSpec
 from components.stack_config import SPEC_KEY, InvalidStackError, spec_from_config
-from planner.cache import PlanCache, PlanInputs, canonical_json
+from planner.cache import ParsedSpecs, PlanCache, PlanInputs, canonical_json
 from planner.model import PlanFailure, TenantPlan
 from planner.program import PlanError, batch_heap, plan_spec, planner_pool
 from planner.stacks import StackDocument, StackFiles, UnknownTenantError
@@ -159,8 +159,11 @@ def plan_fleet(
 
     Without a cache, plans go to a scratch store removed when the block ends.
     """
-    documents = list(StackFiles(stacks_dir).documents(dict.fromkeys(tenants)))
     inputs = PlanInputs.of_project()
+    parsed = ParsedSpecs.load(cache, inputs) if cache is not None else None
+    documents = list(StackFiles(stacks_dir).documents(dict.fromkeys(tenants), parsed))
+    if parsed is not None:
+        parsed.save()
     with contextlib.ExitStack() as scope:
         store = cache
         if store is None:
@@ -181,5 +184,5 @@ def plan_fleet(
             if on_progress is not None:
                 on_progress(done, len(jobs))
         yield FleetPlans(documents, keys, failures, store, len(documents) - len(jobs))
-        if cache is not None:
-            cache.trim()
+        if cache is not None and (jobs or (parsed and parsed.added)):
+            cache.trim()  # only a run that wrote can have grown it

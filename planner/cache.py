@@ -21,8 +21,8 @@ import os
 import sys
 import tempfile
 import zlib
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,8 @@ PINNED_PACKAGES = ("pulumi", "pulumi-aws", "pulumi-random", "pulumi-policy", "py
 """Installed packages whose version can change a plan or a check result."""
 
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
+MAX_PARSED_SPECS = 50_000
+"""Parsed stack specs kept between runs: a few fleets' worth."""
 
 
 class CacheError(OSError):
@@ -186,3 +188,59 @@ class PlanCache:
                 removed += 1
             total -= size
         return removed
+
+
+@dataclass
+class ParsedSpecs(MutableMapping[str, Any]):
+    """Stack specs by the SHA-256 of their file's bytes, kept in the cache between runs.
+
+    Reading a fleet's stack files is mostly parsing YAML; a file whose bytes were parsed
+    before is not parsed again. One entry holds them all, named after the parser's own
+    code and versions, so a change to either starts it afresh. Written back only when a
+    run parsed something new, keeping what the run used first.
+    """
+
+    cache: PlanCache
+    key: str
+    known: dict[str, Any]
+    used: set[str] = field(default_factory=set)
+    added: int = 0
+
+    @classmethod
+    def load(cls, cache: PlanCache, inputs: PlanInputs) -> ParsedSpecs:
+        parser = str(sorted(installed_versions(("PyYAML",)).items()))
+        key = digest("stack-specs", CACHE_FORMAT, inputs.program, str(inputs.versions), parser)
+        stored = cache.get(key)
+        return cls(cache, key, stored if isinstance(stored, dict) else {})
+
+    def __getitem__(self, name: str) -> Any:
+        value = self.known[name]
+        self.used.add(name)
+        return value
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        self.known[name] = value
+        self.used.add(name)
+        self.added += 1
+
+    def __delitem__(self, name: str) -> None:
+        del self.known[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.known
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.known)
+
+    def __len__(self) -> int:
+        return len(self.known)
+
+    def save(self) -> None:
+        if not self.added:
+            return
+        kept = {name: self.known[name] for name in self.used}
+        for name, value in self.known.items():
+            if len(kept) >= MAX_PARSED_SPECS:
+                break
+            kept.setdefault(name, value)
+        self.cache.put(self.key, kept)

@@ -6,9 +6,11 @@ control plane writes them, so both paths deploy the same spec.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import re
 import stat
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,10 +19,11 @@ import yaml
 
 from components.spec import TenantSpec
 from components.stack_config import (
+    MAX_SPEC_FILE_BYTES,
     SPEC_KEY,
     InvalidStackError,
     RefusedYamlError,
-    read_spec_yaml,
+    load_spec_yaml,
     spec_from_config,
 )
 
@@ -65,27 +68,43 @@ class StackFiles:
 
     def read_config(self, tenant: str) -> dict[str, Any]:
         """The file's `config:` mapping, as written."""
+        return _config_of(tenant, self._read(tenant))
+
+    def _read(self, tenant: str) -> bytes:
+        """The stack file's bytes, refused unread when it is larger than a spec may be."""
         path = self.path(tenant)
         if not path.is_file():
             raise UnknownTenantError(tenant, self.tenants())
-        try:
-            document = read_spec_yaml(path) or {}
-        except RefusedYamlError as error:
-            raise InvalidStackError(tenant, str(error)) from None
-        except yaml.YAMLError as error:
-            raise InvalidStackError(tenant, f"not valid YAML: {error}") from None
-        config = document.get("config") if isinstance(document, dict) else None
-        if not isinstance(config, dict):
-            raise InvalidStackError(tenant, "the file has no `config:` mapping")
-        return config
+        size = path.stat().st_size
+        if size > MAX_SPEC_FILE_BYTES:
+            raise InvalidStackError(
+                tenant,
+                f"{size} bytes is larger than {MAX_SPEC_FILE_BYTES // 1024} KiB, the limit "
+                "for a tenant spec or stack file",
+            )
+        return path.read_bytes()
 
-    def documents(self, tenants: Iterable[str] | None = None) -> Iterator[StackDocument]:
-        """Each stack's `tenants:spec` as written (unvalidated), every stack by default."""
+    def documents(
+        self, tenants: Iterable[str] | None = None, parsed: MutableMapping[str, Any] | None = None
+    ) -> Iterator[StackDocument]:
+        """Each stack's `tenants:spec` as written (unvalidated), every stack by default.
+
+        `parsed` remembers specs by the SHA-256 of their file's bytes (`planner.cache`
+        keeps it between runs): a file read before is not parsed again. Only specs made of
+        plain JSON values are remembered; any other file is parsed afresh, so a bad one
+        still explains itself.
+        """
         for tenant in self.tenants() if tenants is None else tenants:
-            try:
-                spec = self.read_config(tenant).get(SPEC_KEY)
-            except (InvalidStackError, UnknownTenantError, OSError):
-                spec = None
+            spec = None
+            with contextlib.suppress(InvalidStackError, UnknownTenantError, OSError):
+                content = self._read(tenant)
+                name = hashlib.sha256(content).hexdigest()
+                if parsed is not None and name in parsed:
+                    spec = parsed[name]["spec"]
+                else:
+                    spec = _config_of(tenant, content).get(SPEC_KEY)
+                    if parsed is not None and plain_json(spec):
+                        parsed[name] = {"spec": spec}
             yield StackDocument(tenant, self.path(tenant), spec)
 
     def read_spec(self, tenant: str) -> TenantSpec:
@@ -115,6 +134,34 @@ class StackFiles:
         if not path.is_file():
             raise UnknownTenantError(tenant, self.tenants())
         path.unlink()
+
+
+def _config_of(tenant: str, content: bytes) -> dict[str, Any]:
+    """The `config:` mapping of a stack file's bytes."""
+    try:
+        document = load_spec_yaml(content.decode("utf-8")) or {}
+    except RefusedYamlError as error:
+        raise InvalidStackError(tenant, str(error)) from None
+    except yaml.YAMLError as error:
+        raise InvalidStackError(tenant, f"not valid YAML: {error}") from None
+    except UnicodeDecodeError as error:
+        raise InvalidStackError(tenant, f"not UTF-8 text: {error.reason}") from None
+    config = document.get("config") if isinstance(document, dict) else None
+    if not isinstance(config, dict):
+        raise InvalidStackError(tenant, "the file has no `config:` mapping")
+    return config
+
+
+def plain_json(value: Any) -> bool:
+    """Whether `value` is made only of what JSON carries unchanged (YAML also has dates,
+    sets, binary and non-string keys)."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return True
+    if isinstance(value, list):
+        return all(plain_json(item) for item in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and plain_json(v) for k, v in value.items())
+    return False
 
 
 @dataclass(frozen=True)

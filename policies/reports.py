@@ -203,7 +203,7 @@ def render_json(result: CheckResult, frameworks: Sequence[Framework] = ()) -> st
                 for fw in frameworks
             }
         tenants.append(entry)
-    document = {
+    head = {
         "pack": PACK_NAME,
         "passed": result.passed,
         "summary": {
@@ -212,9 +212,19 @@ def render_json(result: CheckResult, frameworks: Sequence[Framework] = ()) -> st
             "mandatory": mandatory,
             "advisory": advisory,
         },
-        "tenants": tenants,
     }
-    return json.dumps(document, indent=2) + "\n"
+    return _one_entry_per_line(head, "tenants", tenants)
+
+
+def _one_entry_per_line(head: dict[str, Any], key: str, entries: list[Any]) -> str:
+    """`head` indented, then `key` with one entry per line: still easy to read and to diff
+    tenant by tenant, and written by the C encoder (indenting every nested field takes the
+    pure-Python one, ten times slower on a fleet's report)."""
+    if not entries:
+        return json.dumps({**head, key: []}, indent=2) + "\n"
+    opening = json.dumps(head, indent=2).removesuffix("\n}")
+    lines = ",\n    ".join(json.dumps(entry, separators=(", ", ": ")) for entry in entries)
+    return f"{opening},\n  {json.dumps(key)}: [\n    {lines}\n  ]\n}}\n"
 
 
 def _artifact_uri(path: str) -> str:

@@ -23,7 +23,14 @@ from planner.batch import (
     planning_weight,
     run_slowest_first,
 )
-from planner.cache import PlanCache, PlanInputs, canonical_json, digest, source_digest
+from planner.cache import (
+    ParsedSpecs,
+    PlanCache,
+    PlanInputs,
+    canonical_json,
+    digest,
+    source_digest,
+)
 from planner.model import PlanFailure, TenantPlan, read_plan_document
 from planner.program import batch_heap, plan_spec
 from planner.quotas import count_consumption
@@ -303,10 +310,11 @@ def check_stacks(
     """Check the named stacks of `stacks_dir` in `workers` processes (0: one per core),
     reusing the reports `cache` holds for them. With `cells` (quota values per cell), the
     checked stacks' plans are also counted against their cells' quotas."""
-    everything = list(StackFiles(stacks_dir).documents())
+    inputs = CheckInputs.of_project(pack_config)
+    parsed = ParsedSpecs.load(cache, inputs.plan_inputs) if cache is not None else None
+    everything = list(StackFiles(stacks_dir).documents(parsed=parsed))
     by_stack = {d.stack: d for d in everything}
     selected = list(dict.fromkeys(tenants))
-    inputs = CheckInputs.of_project(pack_config)
     reports: dict[str, TenantReport] = {}
     shared: dict[tuple[str, ...], Any] = {}
     jobs: list[tuple[tuple[int, int], _CheckJob]] = []
@@ -325,8 +333,10 @@ def check_stacks(
         reports[report.tenant] = report
         if on_progress is not None:
             on_progress(done, len(jobs))
-    if cache is not None:
-        cache.trim()
+    if parsed is not None:
+        parsed.save()
+    if cache is not None and (jobs or (parsed and parsed.added)):
+        cache.trim()  # only a run that wrote can have grown it
     fleet = fleet_findings(
         [StackEntry.of(d) for d in everything],
         {stack: r.network_cidrs for stack, r in reports.items()},

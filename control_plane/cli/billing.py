@@ -40,13 +40,12 @@ from control_plane.cli.context import (
     ActorOption,
     JsonOption,
     actor_name,
-    fail,
-    load_settings,
     out,
     print_json,
     registry,
     user_errors,
 )
+from control_plane.cli.environment import fail, load_settings
 from control_plane.ops.metrics import ServerMetrics
 from control_plane.service import TenantService
 

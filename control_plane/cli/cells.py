@@ -13,7 +13,8 @@ from rich.table import Table
 from control_plane.cells.accounts import AccountVendingError
 from control_plane.cells.quotas import QuotaReadError
 from control_plane.cells.service import CellError, CellService, CellView
-from control_plane.cli.context import JsonOption, fail, out, print_json, registry
+from control_plane.cli.context import JsonOption, out, print_json, registry
+from control_plane.cli.environment import fail
 
 cells_app = typer.Typer(
     name="cells",

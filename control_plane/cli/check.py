@@ -12,7 +12,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from control_plane.cli.context import load_settings
+from control_plane.cli.environment import load_settings
 from control_plane.cli.fleet import (
     FleetProgress,
     NoCacheOption,
@@ -23,14 +23,13 @@ from control_plane.cli.fleet import (
     report_reuse,
     stack_files,
 )
-from control_plane.ops.unsynced import unsynced_stack_findings
-from control_plane.registry.database import RegistryUnavailableError
 from control_plane.settings import Settings
 from planner.changes import ChangesError, changed_since
-from planner.stacks import UnknownTenantError
+from planner.stacks import StackFiles, UnknownTenantError
 from policies.config import PackConfig, PackConfigError, load_pack_config
 from policies.fleet import CellQuotasError, read_cell_quotas
 from policies.frameworks import Framework, parse_frameworks
+from policies.gate import Finding
 from policies.pack import ALL_POLICIES
 from policies.reports import ReportFormat, render
 from policies.runner import CheckResult, check_plan_file, check_stacks
@@ -43,6 +42,21 @@ def register(app: typer.Typer) -> None:
 def _fail_usage(message: str) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(2)
+
+
+def _unsynced_findings(settings: Settings, files: StackFiles, selected: list[str]) -> list[Finding]:
+    """Stack files edited by hand and not synced. The registry's code is imported only
+    here: a gate with no registry never loads it."""
+    from control_plane.ops.unsynced import unsynced_stack_findings  # noqa: PLC0415
+    from control_plane.registry.database import RegistryUnavailableError  # noqa: PLC0415
+
+    try:
+        return unsynced_stack_findings(settings, files, selected)
+    except RegistryUnavailableError as error:
+        _fail_usage(
+            f"registry database unavailable: {error}; unset TENANTS_DATABASE_URL to check the "
+            "stack files without comparing them with the registry"
+        )
 
 
 def check(
@@ -162,13 +176,7 @@ def check(
         except (OSError, ValueError) as error:
             _fail_usage(f"cannot read plan file {path}: {error}")
 
-    try:
-        unsynced = unsynced_stack_findings(settings, files, selected)
-    except RegistryUnavailableError as error:
-        _fail_usage(
-            f"registry database unavailable: {error}; unset TENANTS_DATABASE_URL to check the "
-            "stack files without comparing them with the registry"
-        )
+    unsynced = _unsynced_findings(settings, files, selected) if settings.registry_configured else []
 
     cache = open_plan_cache(settings, no_cache)
     with FleetProgress("checking") as progress:

@@ -7,15 +7,14 @@ import getpass
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
-from pydantic_settings import BaseSettings, SettingsError
 from rich.console import Console
 from rich.markup import escape
 
 from components.stack_config import InvalidStackError
+from control_plane.cli.environment import fail, load_settings
 from control_plane.registry.cidr import NetworkPoolError
 from control_plane.registry.database import Database, RegistryUnavailableError, open_database
 from control_plane.registry.lifecycle import TransitionError
@@ -55,30 +54,7 @@ ActorOption = Annotated[
 ]
 
 # No emoji codes: ARNs such as `...:secret:tenants/...` must print verbatim.
-SettingsT = TypeVar("SettingsT", bound=BaseSettings)
-
 out = Console(emoji=False)
-err = Console(stderr=True, emoji=False)
-
-
-def fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
-
-
-def load_settings(kind: type[SettingsT]) -> SettingsT:
-    """Settings of `kind` from the environment; a bad variable is named with its problem."""
-    prefix = kind.model_config.get("env_prefix", "")
-    try:
-        return kind()
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{prefix}{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}"
-            for e in error.errors(include_url=False)
-        )
-        raise fail(f"invalid configuration: {problems}") from None
-    except SettingsError as error:
-        raise fail(f"invalid configuration: {error}") from None
 
 
 @contextmanager

@@ -18,12 +18,12 @@ from control_plane.cli.context import (
     ActorOption,
     JsonOption,
     actor_name,
-    fail,
     out,
     print_json,
     registry,
     user_errors,
 )
+from control_plane.cli.environment import fail
 from control_plane.ops.drift import DriftReport, TenantDrift
 from control_plane.queue.jobs import JobKind
 from control_plane.service import TenantService

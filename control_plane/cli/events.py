@@ -16,7 +16,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from control_plane.cli.context import JsonOption, fail, load_settings, out, print_json, registry
+from control_plane.cli.context import JsonOption, out, print_json, registry
+from control_plane.cli.environment import fail, load_settings
 from control_plane.ops.events import (
     DispatchReport,
     EventBook,

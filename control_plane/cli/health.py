@@ -22,7 +22,8 @@ from rich.table import Table
 from control_plane.billing.invoice_book import NothingToBillError
 from control_plane.billing.invoicing import BillingPeriod, LifecycleSegment
 from control_plane.billing.metering import MeterReading, UsageMeter, tenant_groups
-from control_plane.cli.context import JsonOption, fail, out, print_json, registry, user_errors
+from control_plane.cli.context import JsonOption, out, print_json, registry, user_errors
+from control_plane.cli.environment import fail
 from control_plane.ops.diagnose import Diagnosis, Diagnostician
 from control_plane.ops.health import HealthCheck, TenantHealth, Verdict, aws_cloudwatch
 from control_plane.ops.service_levels import service_level_report

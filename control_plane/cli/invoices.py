@@ -37,7 +37,8 @@ from control_plane.billing.metering import (
     discover_resources,
 )
 from control_plane.billing.render import invoice_html, invoice_table, money
-from control_plane.cli.context import JsonOption, fail, out, print_json, registry, user_errors
+from control_plane.cli.context import JsonOption, out, print_json, registry, user_errors
+from control_plane.cli.environment import fail
 from control_plane.registry.database import Database
 from control_plane.registry.repository import Registry
 

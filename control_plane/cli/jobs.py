@@ -16,7 +16,6 @@ from control_plane.cli.context import (
     ActorOption,
     JsonOption,
     actor_name,
-    fail,
     out,
     print_json,
     registry,
@@ -24,6 +23,7 @@ from control_plane.cli.context import (
     state_label,
     user_errors,
 )
+from control_plane.cli.environment import fail
 from control_plane.ops.console import OperatorConsole
 from control_plane.queue.jobs import JobNotFoundError, JobNotRetryableError
 from control_plane.registry.repository import Registry

@@ -22,7 +22,6 @@ from control_plane.cli.context import (
     ActorOption,
     JsonOption,
     actor_name,
-    fail,
     mode_label,
     out,
     print_json,
@@ -31,6 +30,7 @@ from control_plane.cli.context import (
     state_label,
     user_errors,
 )
+from control_plane.cli.environment import fail
 from control_plane.logs import configure_for
 from control_plane.queue.jobs import JobKind, JobQueue, JobStatus
 from control_plane.queue.worker import JobOutcome, run_processes, run_threads

@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
-from control_plane.cli.context import load_settings
+from control_plane.cli.environment import load_settings
 from control_plane.cli.fleet import (
     FleetProgress,
     NoCacheOption,

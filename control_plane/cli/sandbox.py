@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from control_plane.cells.sandbox_quotas import sandbox_quotas
-from control_plane.cli.context import load_settings
+from control_plane.cli.environment import load_settings
 from control_plane.runners.sandbox import (
     DEFAULT_PORT,
     Sandbox,

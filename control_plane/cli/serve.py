@@ -16,7 +16,8 @@ from control_plane.billing.server import webhook_server
 from control_plane.billing.settings import BillingSettings
 from control_plane.billing.store import SqlBillingStore
 from control_plane.cli.billing import print_step_lines
-from control_plane.cli.context import load_settings, out, registry, user_errors
+from control_plane.cli.context import out, registry, user_errors
+from control_plane.cli.environment import load_settings
 from control_plane.logs import configure_for
 from control_plane.ops.metrics import ServerMetrics
 from control_plane.queue.worker import Worker, worker_name

@@ -22,13 +22,13 @@ from control_plane.cli.context import (
     ActorOption,
     JsonOption,
     actor_name,
-    fail,
     mode_label,
     out,
     print_json,
     service,
     state_label,
 )
+from control_plane.cli.environment import fail
 from control_plane.service import Accepted, InvalidSpecError, TenantView
 
 tenants_app = typer.Typer(

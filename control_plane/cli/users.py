@@ -13,7 +13,8 @@ from control_plane.accounts.mail import make_mailer
 from control_plane.accounts.roles import PlatformRole
 from control_plane.accounts.service import AccountService
 from control_plane.accounts.settings import AccountsSettings, SmtpSettings
-from control_plane.cli.context import JsonOption, fail, load_settings, out, print_json, registry
+from control_plane.cli.context import JsonOption, out, print_json, registry
+from control_plane.cli.environment import fail, load_settings
 
 users_app = typer.Typer(
     name="users",

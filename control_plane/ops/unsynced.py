@@ -26,18 +26,12 @@ from policies.gate import Finding
 MAX_FIELDS = 8
 
 
-def registry_configured(settings: Settings) -> bool:
-    """A registry to compare with: a database URL, or the default SQLite file already there
-    (the gate never creates one)."""
-    return bool(settings.database_url) or (settings.data_dir / "tenants.db").is_file()
-
-
 def unsynced_stack_findings(
     settings: Settings, stacks: StackFiles, selected: Sequence[str]
 ) -> list[Finding]:
     """A finding for each selected, registered, not retired tenant whose stack file holds a
     valid spec other than the registry's desired one. Raises `RegistryUnavailableError`."""
-    if not registry_configured(settings) or not selected:
+    if not settings.registry_configured or not selected:
         return []
     database = open_database(settings.registry_url)
     try:

@@ -14,7 +14,7 @@ import pytest
 from rich.console import Console
 
 from control_plane.billing.settings import DEFAULT_PRICE_PLANS, BillingSettings
-from control_plane.cli import context, ops
+from control_plane.cli import environment, ops
 from tests.cli.conftest import Invoke
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -152,7 +152,7 @@ def test_a_spinner_never_shares_a_line_with_an_error(
     screen = io.StringIO()
     terminal = Console(file=screen, force_terminal=True, width=100, emoji=False)
     monkeypatch.setattr(ops, "out", terminal)
-    monkeypatch.setattr(context, "err", terminal)
+    monkeypatch.setattr(environment, "err", terminal)
     result = tenantctl("preview", "acme", "--wait", "--timeout", "1")
     assert result.exit_code == 1
     shown = screen.getvalue()
