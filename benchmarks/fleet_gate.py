@@ -381,8 +381,16 @@ def targets(runs: list[Run], small: int, large: int | None) -> list[str]:
         )
         rows.append(
             (
-                f"one stack changed, {large:,} tenants (s)",
+                f"one stack changed, {large:,} tenants, --all (s)",
                 seconds(f"{large:,} one stack file changed"),
+                5,
+                "<=",
+            )
+        )
+        rows.append(
+            (
+                f"one stack changed, {large:,}, --changed-since (s)",
+                seconds(f"{large:,} one changed, --changed-since"),
                 5,
                 "<=",
             )
@@ -391,6 +399,9 @@ def targets(runs: list[Run], small: int, large: int | None) -> list[str]:
             (r.memory.largest_mib() for r in runs if r.name.startswith(f"{large:,} ")), default=0
         )
         rows.append((f"largest process, {large:,} tenants (MiB)", largest, 1024, "<="))
+    code = by_name.get(f"{small:,} code changed (components/)")
+    if code is not None:
+        rows.append((f"reused after a code change, {small:,} tenants", code.reused, 0, "<="))
     lines = []
     for label, value, target, sense in rows:
         if value is None:
