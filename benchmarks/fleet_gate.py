@@ -320,8 +320,10 @@ class Fleet:
         report = ["--format", "json", "--output", str(self.scratch / "report.json")]
         return ["check", *extra, "--workers", str(workers), *report]
 
-    def change_one_stack(self) -> None:
-        changed = self.files.path(self.files.tenants()[self.count // 2])
+    def change_one_stack(self, which: int) -> None:
+        """Edit the contact of one stack (`which` picks one of a few), as a pull request."""
+        tenants = self.files.tenants()
+        changed = self.files.path(tenants[(self.count // 2 + which) % len(tenants)])
         changed.write_text(changed.read_text().replace("ops@", "oncall@", 1))
 
     def change_code(self) -> None:
@@ -344,10 +346,12 @@ def gate_runs(
     check = fleet.check(workers, "--all")
     runs.append(fleet.run(f"{count} cold, {workers} processes, filling", check))
     runs.append(fleet.run(f"{count} warm: nothing changed", check))
-    fleet.change_one_stack()
-    runs.append(fleet.run(f"{count} one stack file changed", check))
+    # Each run below meets a stack no run has planned yet: each plans exactly one.
+    fleet.change_one_stack(0)
     since = fleet.check(workers, "--changed-since", "HEAD")
     runs.append(fleet.run(f"{count} one changed, --changed-since", since))
+    fleet.change_one_stack(1)
+    runs.append(fleet.run(f"{count} one stack file changed", check))
     plan = ["plan", "--all", "--json", "--workers", str(workers)]
     runs.append(fleet.run(f"{count} plan --all --json, warm", plan))
     if code_change:

@@ -242,8 +242,18 @@ def _transfer_properties(
             continue  # the SDK resolves these itself
         data: asyncio.Future[OutputData[Any]] = loop.create_future()
         resolvers[name] = functools.partial(_resolve_output, res, data)
-        res.__dict__[name] = pulumi.Output._from_data(data)
+        res.__dict__[name] = _untracked_output(data)
     return resolvers
+
+
+def _untracked_output(data: asyncio.Future[OutputData[Any]]) -> pulumi.Output[Any]:
+    """`Output._from_data` without entering the output in the program's set of outputs to
+    wait for at its end: the registration settles `data` before its own call completes,
+    and the program waits for every such call. Each tracked output costs a set entry, a
+    done callback and a loop turn, for dozens of output properties per resource."""
+    output: pulumi.Output[Any] = object.__new__(pulumi.Output)
+    output._data = data
+    return output
 
 
 def _resolve_output(  # noqa: PLR0917 (the SDK's resolver signature)
@@ -289,8 +299,24 @@ def _planning_loop() -> Iterator[None]:
     try:
         yield
     finally:
+        _cancel_leftovers(loop)
         if previous is not None and previous is not loop and not previous.is_closed():
             asyncio.set_event_loop(previous)
+
+
+def _cancel_leftovers(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what a failed plan left running on the planning loop, and let it unwind.
+
+    A program that fails stops its plan with registrations still pending; left on the
+    loop, they would run during the next plan in this thread and fail it with the first
+    plan's error.
+    """
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    if not pending:
+        return
+    for task in pending:
+        task.cancel()
+    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
 
 
 _PLANNING_LOOPS = threading.local()
@@ -347,6 +373,10 @@ def _plan_config(stack: str, config: dict[str, str], program: Path, project: str
     finally:
         # The root stack reaches every resource of the plan: let them go with it.
         runtime_settings.ROOT.set(None)
+        # A failed program leaves its failed outputs for "the end of the program", and the
+        # next plan in this process may be handed the same set: it would fail on them.
+        with runtime_settings.SETTINGS.lock:
+            runtime_settings.SETTINGS.outputs.clear()
     return TenantPlan(
         tenant=stack,
         plan=str(outputs.get("plan", "")),
@@ -419,7 +449,9 @@ class _WarningCollector(logging.Handler):
         self.messages: list[str] = []
         # A logger of its own, outside logging's registry: one registered per plan would
         # stay registered (and keep its handler) for the life of the process.
-        self.logger = logging.Logger("tenants.plan")
+        # Its level too: with no parent, it would build a record for every debug message
+        # the SDK logs, only for the handler to drop it.
+        self.logger = logging.Logger("tenants.plan", logging.WARNING)
         self.logger.propagate = False
         self.logger.addHandler(self)
 

@@ -6,6 +6,7 @@ and the VPC CIDRs of the plans, and report on the tenants a run selected.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 from collections.abc import Iterable, Mapping
@@ -123,11 +124,19 @@ def read_fleet(stacks_dir: Path) -> list[StackEntry]:
 def _networks(values: Iterable[str]) -> set[Network]:
     found: set[Network] = set()
     for value in values:
-        try:
-            found.add(ipaddress.ip_network(value, strict=False))
-        except ValueError:
-            continue  # an unparsable CIDR is the spec validation's finding, not ours
+        network = _network(value)
+        if network is not None:
+            found.add(network)
     return found
+
+
+@functools.lru_cache(maxsize=65_536)
+def _network(value: str) -> Network | None:
+    """A stack's range is usually also its planned VPC's: each text is parsed once."""
+    try:
+        return ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return None  # an unparsable CIDR is the spec validation's finding, not ours
 
 
 def _overlapping_pairs(networks: list[set[Network]]) -> dict[tuple[int, int], tuple[str, str]]:

@@ -28,6 +28,7 @@ from planner.cache import (
     PlanCache,
     PlanInputs,
     canonical_json,
+    collector_paused,
     digest,
     source_digest,
 )
@@ -311,22 +312,23 @@ def check_stacks(
     reusing the reports `cache` holds for them. With `cells` (quota values per cell), the
     checked stacks' plans are also counted against their cells' quotas."""
     inputs = CheckInputs.of_project(pack_config)
-    parsed = ParsedSpecs.load(cache, inputs.plan_inputs) if cache is not None else None
-    everything = list(StackFiles(stacks_dir).documents(parsed=parsed))
-    by_stack = {d.stack: d for d in everything}
     selected = list(dict.fromkeys(tenants))
     reports: dict[str, TenantReport] = {}
     shared: dict[tuple[str, ...], Any] = {}
     jobs: list[tuple[tuple[int, int], _CheckJob]] = []
-    for stack in selected:
-        document = by_stack.get(stack) or next(StackFiles(stacks_dir).documents([stack]))
-        keys = inputs.keys(stack, document.spec)
-        cached = cache.get(keys.report) if cache is not None and document.spec else None
-        try:
-            reports[stack] = report_from_value(document, cached, shared)
-        except (KeyError, TypeError, ValueError):  # not cached (or not a report): check it
-            weight = planning_weight(document.spec)
-            jobs.append((weight, _CheckJob(document, pack_config, keys, cache)))
+    with collector_paused():
+        parsed = ParsedSpecs.load(cache, inputs.plan_inputs) if cache is not None else None
+        everything = list(StackFiles(stacks_dir).documents(parsed=parsed))
+        by_stack = {d.stack: d for d in everything}
+        for stack in selected:
+            document = by_stack.get(stack) or next(StackFiles(stacks_dir).documents([stack]))
+            keys = inputs.keys(stack, document.spec)
+            cached = cache.get(keys.report) if cache is not None and document.spec else None
+            try:
+                reports[stack] = report_from_value(document, cached, shared)
+            except (KeyError, TypeError, ValueError):  # not cached (or not a report): check it
+                weight = planning_weight(document.spec)
+                jobs.append((weight, _CheckJob(document, pack_config, keys, cache)))
     for done, report in enumerate(
         run_slowest_first(_check_job, jobs, workers=workers, preload=[__name__]), start=1
     ):
@@ -337,19 +339,22 @@ def check_stacks(
         parsed.save()
     if cache is not None and (jobs or (parsed and parsed.added)):
         cache.trim()  # only a run that wrote can have grown it
-    fleet = fleet_findings(
-        [StackEntry.of(d) for d in everything],
-        {stack: r.network_cidrs for stack, r in reports.items()},
-        selected,
-    )
-    if cells is not None:
-        uses = [r.cell_use for r in reports.values() if r.cell_use is not None]
-        fleet += cell_quota_findings(uses, cells, selected)
-    by_tenant: dict[str, list[Finding]] = {}
-    for finding in fleet:
-        by_tenant.setdefault(finding.tenant, []).append(finding)
-    combined = tuple(
-        replace(reports[t], findings=(*reports[t].findings, *by_tenant.get(t, ())))
-        for t in selected
-    )
+    with collector_paused():
+        fleet = fleet_findings(
+            [StackEntry.of(d) for d in everything],
+            {stack: r.network_cidrs for stack, r in reports.items()},
+            selected,
+        )
+        if cells is not None:
+            uses = [r.cell_use for r in reports.values() if r.cell_use is not None]
+            fleet += cell_quota_findings(uses, cells, selected)
+        by_tenant: dict[str, list[Finding]] = {}
+        for finding in fleet:
+            by_tenant.setdefault(finding.tenant, []).append(finding)
+        combined = tuple(
+            replace(reports[t], findings=(*reports[t].findings, *by_tenant[t]))
+            if t in by_tenant
+            else reports[t]
+            for t in selected
+        )
     return CheckResult(combined, reused=len(selected) - len(jobs))

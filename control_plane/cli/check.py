@@ -24,6 +24,7 @@ from control_plane.cli.fleet import (
     stack_files,
 )
 from control_plane.settings import Settings
+from planner.cache import collector_paused
 from planner.changes import ChangesError, changed_since
 from planner.stacks import StackFiles, UnknownTenantError
 from policies.config import PackConfig, PackConfigError, load_pack_config
@@ -200,7 +201,8 @@ def check(
         )
     if extra:
         result = CheckResult((*result.tenants, *extra), result.reused)
-    report = render(result, fmt, chosen)
+    with collector_paused():  # thousands of reports: acyclic data, freed as it goes
+        report = render(result, fmt, chosen)
     if output is None:
         typer.echo(report, nl=False)
     else:

@@ -154,3 +154,25 @@ def test_a_batch_plan_leaves_no_resource_behind_and_the_collector_as_it_was() ->
     assert len(plan.resources) > 20
     left = [o for o in gc.get_objects() if isinstance(o, pulumi.Resource)]
     assert left == []
+
+
+def test_a_refused_registration_fails_the_plan_as_on_the_sdks_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Output properties are not tracked to the end of the program; a registration that
+    fails still fails the plan, with its reason, on both paths, and only that plan."""
+    real = program._PlanMocks.new_resource
+
+    def refusing(self: program._PlanMocks, args: Any) -> Any:
+        if args.typ == "aws:s3/bucket:Bucket":
+            raise RuntimeError("bucket refused")
+        return real(self, args)
+
+    with monkeypatch.context() as refused:
+        refused.setattr(program._PlanMocks, "new_resource", refusing)
+        with pytest.raises(program.PlanError, match="bucket refused"):
+            plan_stack_file(STACKS[0])
+        with sdk_runtime(monkeypatch), pytest.raises(program.PlanError, match="bucket refused"):
+            plan_stack_file(STACKS[0])
+    # Nothing of the failed plans is left to fail the next plan in this process.
+    assert len(plan_stack_file(STACKS[0]).resources) > 20
