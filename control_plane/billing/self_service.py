@@ -67,6 +67,7 @@ class SubscriptionClient(Protocol):
         user_id: int | None,
         email: str | None,
         upgrade_claim: str | None = None,
+        display_name: str | None = None,
     ) -> StartedCheckout:
         """A subscription checkout for the tenant. Raises `BillingUnavailableError`."""
 

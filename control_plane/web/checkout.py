@@ -64,11 +64,15 @@ class Checkout:
         user_id: int | None,
         email: str | None,
         upgrade_claim: str | None = None,
+        display_name: str | None = None,
     ) -> StartedCheckout:
         """A subscription checkout; `upgrade_claim` marks the move of an existing tenant to
-        a paid plan (`billing.upgrades`), which its events must carry back."""
+        a paid plan (`billing.upgrades`), which its events must carry back, as they carry
+        the display name the tenant was given at onboarding."""
         price = self._price(plan)
         metadata = {"tenant_id": tenant_id, "region": region}
+        if display_name:
+            metadata["display_name"] = display_name
         if user_id is not None:
             metadata["user_id"] = str(user_id)
         if upgrade_claim is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,13 @@ import pytest
 
 from planner import cache as plan_cache
 from planner import stacks as stack_module
-from planner.cache import MAX_PARSED_SPECS, ParsedSpecs, PlanCache, PlanInputs
+from planner.cache import (
+    MAX_PARSED_SPECS,
+    ParsedSpecs,
+    PlanCache,
+    PlanInputs,
+    collector_paused,
+)
 from planner.stacks import StackDocument, StackFiles
 
 GOOD = "config:\n  tenants:spec:\n    tenant_id: {name}\n    plan: free\n"
@@ -158,3 +165,17 @@ def test_what_a_run_used_is_kept_within_the_bound(
     names = {entry["spec"]["tenant_id"] for entry in kept.known.values()}
     assert {"n0", "n1", "n2"} <= names
     assert MAX_PARSED_SPECS >= 10_000  # the default holds a large fleet
+
+
+def test_the_collector_is_paused_only_while_reading() -> None:
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()  # a caller's own choice is kept
+    finally:
+        gc.enable()

@@ -74,7 +74,12 @@ def test_paid_plan_starts_a_checkout_with_the_tenant_in_its_metadata(
         token = world.token("buyer@example.com")
         created = world.client.post(
             f"{API}/tenants",
-            json={"tenant_id": "buyer-co", "plan": "starter", "region": "eu-west-1"},
+            json={
+                "tenant_id": "buyer-co",
+                "plan": "starter",
+                "region": "eu-west-1",
+                "display_name": "Buyer & Co",
+            },
             headers=auth(token),
         )
         assert created.status_code == 202, created.text
@@ -85,6 +90,8 @@ def test_paid_plan_starts_a_checkout_with_the_tenant_in_its_metadata(
         assert form["metadata[tenant_id]"] == ["buyer-co"]
         assert form["metadata[price]"] == ["price_1StarterMonthly"]
         assert form["subscription_data[metadata][region]"] == ["eu-west-1"]
+        # The subscription's events carry the display name back to the tenant they create.
+        assert form["subscription_data[metadata][display_name]"] == ["Buyer & Co"]
         assert form["customer_email"] == ["buyer@example.com"]
         shown = world.client.get(f"{API}/tenants/buyer-co", headers=auth(token)).json()
         assert shown["checkout_url"].endswith("cs_test_a1")

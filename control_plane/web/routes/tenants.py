@@ -490,6 +490,7 @@ def request_tenant(context: WebContext, principal: Principal, body: NewTenant) -
                 region=body.region,
                 user_id=principal.user_id,
                 email=principal.email,
+                display_name=body.display_name,
             )
         except CheckoutError as error:
             context.accounts.release_claim(body.tenant_id, reason="checkout refused")
