@@ -23,7 +23,13 @@ from components.spec import TenantSpec
 from components.stack_config import SPEC_KEY, InvalidStackError, spec_from_config
 from planner.cache import ParsedSpecs, PlanCache, PlanInputs, canonical_json
 from planner.model import PlanFailure, TenantPlan
-from planner.program import PlanError, batch_heap, plan_spec, planner_pool
+from planner.program import (
+    PlanError,
+    batch_heap,
+    plan_spec,
+    planner_pool,
+    start_planner_server,
+)
 from planner.stacks import StackDocument, StackFiles, UnknownTenantError
 
 JobT = TypeVar("JobT")
@@ -52,6 +58,22 @@ def process_count(workers: int, jobs: int) -> int:
     1 means plan in this process."""
     wanted = workers or available_cores()
     return max(1, min(wanted, jobs // MIN_PLANS_PER_PROCESS))
+
+
+@dataclass
+class PoolStarter:
+    """Starts the planner pool's fork server as soon as a run knows it will use the pool,
+    so the server imports the program while the run is still reading its stacks."""
+
+    workers: int
+    preload: Sequence[str] = ()
+    started: bool = False
+
+    def expect(self, jobs: int) -> None:
+        """At least `jobs` stacks are to be planned."""
+        if not self.started and process_count(self.workers, jobs) > 1:
+            self.started = True
+            start_planner_server(self.preload)
 
 
 def planning_weight(spec: Any) -> tuple[int, int]:

@@ -20,12 +20,14 @@ import importlib
 import json
 import logging
 import multiprocessing
+import multiprocessing.context
 import runpy
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from importlib import metadata
+from multiprocessing import forkserver
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -394,11 +396,25 @@ def planner_pool(workers: int, preload: Sequence[str] = ()) -> ProcessPoolExecut
     forked from such a process can hang. A fork server forks clean children from a process
     that has only imported the program (and `preload`).
     """
-    if "forkserver" not in multiprocessing.get_all_start_methods():
+    context = _planner_server(preload)
+    if context is None:
         return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(workers, mp_context=context)
+
+
+def start_planner_server(preload: Sequence[str] = ()) -> None:
+    """Start the pool's fork server now, so that it imports the program while the caller
+    is still reading stacks; `planner_pool` then forks its workers from it at once."""
+    if _planner_server(preload) is not None:
+        forkserver.ensure_running()
+
+
+def _planner_server(preload: Sequence[str]) -> multiprocessing.context.ForkServerContext | None:
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return None
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([__name__, "components.bundle", *preload])
-    return ProcessPoolExecutor(workers, mp_context=context)
+    return context
 
 
 _heap_frozen = False

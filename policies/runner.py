@@ -18,6 +18,7 @@ from typing import Any
 from components.stack_config import engine_config
 from planner.batch import (
     PLAN_ERRORS,
+    PoolStarter,
     Progress,
     document_spec,
     planning_weight,
@@ -316,6 +317,9 @@ def check_stacks(
     reports: dict[str, TenantReport] = {}
     shared: dict[tuple[str, ...], Any] = {}
     jobs: list[tuple[tuple[int, int], _CheckJob]] = []
+    pool = PoolStarter(workers, preload=[__name__])
+    if cache is None:
+        pool.expect(len(selected))  # every stack is planned
     with collector_paused():
         parsed = ParsedSpecs.load(cache, inputs.plan_inputs) if cache is not None else None
         everything = list(StackFiles(stacks_dir).documents(parsed=parsed))
@@ -329,6 +333,7 @@ def check_stacks(
             except (KeyError, TypeError, ValueError):  # not cached (or not a report): check it
                 weight = planning_weight(document.spec)
                 jobs.append((weight, _CheckJob(document, pack_config, keys, cache)))
+                pool.expect(len(jobs))
     for done, report in enumerate(
         run_slowest_first(_check_job, jobs, workers=workers, preload=[__name__]), start=1
     ):

@@ -65,3 +65,19 @@ def test_progress_shows_only_on_a_terminal_and_only_after_the_delay(
         assert shown._progress is not None
         assert shown._progress.tasks[0].completed == 1
     assert shown._progress is None  # closed before anything else is printed
+
+
+def test_the_pool_server_starts_once_a_pool_is_sure(monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[tuple[str, ...]] = []
+    monkeypatch.setattr(
+        batch, "start_planner_server", lambda preload: started.append(tuple(preload))
+    )
+    single = batch.PoolStarter(workers=1, preload=["policies.runner"])
+    single.expect(1_000)
+    assert started == []  # one process plans in the caller: no server
+    pair = batch.PoolStarter(workers=2, preload=["policies.runner"])
+    pair.expect(batch.MIN_PLANS_PER_PROCESS)
+    assert started == []  # too few plans for two processes
+    pair.expect(2 * batch.MIN_PLANS_PER_PROCESS)
+    pair.expect(3 * batch.MIN_PLANS_PER_PROCESS)
+    assert started == [("policies.runner",)]  # once
