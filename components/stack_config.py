@@ -74,7 +74,18 @@ def read_spec_yaml(path: Path) -> Any:
             f"{size} bytes is larger than {MAX_SPEC_FILE_BYTES // 1024} KiB, the limit for "
             "a tenant spec or stack file"
         )
-    return load_spec_yaml(path.read_text(encoding="utf-8"))
+    return load_spec_yaml(spec_text(path.read_bytes()))
+
+
+def spec_text(content: bytes) -> str:
+    """A spec or stack file's bytes as text; `RefusedYamlError` when they are not UTF-8."""
+    try:
+        return content.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise RefusedYamlError(
+            f"byte {error.start} is not UTF-8 text ({error.reason}); tenant specs and stack "
+            "files are UTF-8"
+        ) from None
 
 
 class InvalidStackError(ValueError):

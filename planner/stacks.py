@@ -25,6 +25,7 @@ from components.stack_config import (
     RefusedYamlError,
     load_spec_yaml,
     spec_from_config,
+    spec_text,
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -139,13 +140,11 @@ class StackFiles:
 def _config_of(tenant: str, content: bytes) -> dict[str, Any]:
     """The `config:` mapping of a stack file's bytes."""
     try:
-        document = load_spec_yaml(content.decode("utf-8")) or {}
+        document = load_spec_yaml(spec_text(content)) or {}
     except RefusedYamlError as error:
         raise InvalidStackError(tenant, str(error)) from None
     except yaml.YAMLError as error:
         raise InvalidStackError(tenant, f"not valid YAML: {error}") from None
-    except UnicodeDecodeError as error:
-        raise InvalidStackError(tenant, f"not UTF-8 text: {error.reason}") from None
     config = document.get("config") if isinstance(document, dict) else None
     if not isinstance(config, dict):
         raise InvalidStackError(tenant, "the file has no `config:` mapping")

@@ -21,7 +21,6 @@ from types import MappingProxyType
 from typing import Any
 
 import pulumi.runtime
-from google.protobuf import json_format, struct_pb2
 from pulumi_policy import (
     EnforcementLevel,
     Policy,
@@ -129,14 +128,6 @@ def _through_struct(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_through_struct(item) for item in value]
     raise ValueError(f"a protobuf Struct cannot carry {type(value).__name__} values")
-
-
-def _through_protobuf(values: Mapping[str, Any]) -> dict[str, Any]:
-    """The round trip `_through_struct` stands for, done by protobuf (for the tests)."""
-    struct = struct_pb2.Struct()
-    struct.update(dict(values))
-    result: dict[str, Any] = json_format.MessageToDict(struct)
-    return result
 
 
 def _proxy(props: dict[str, Any]) -> Mapping[str, Any]:

@@ -186,3 +186,16 @@ def test_an_update_refuses_the_bomb(
 
     assert result.exit_code == 1
     assert_refused(result.output)
+
+
+def test_a_spec_file_that_is_not_utf8_is_refused_in_one_line(
+    tenantctl: Callable[..., Result], tmp_path: Path
+) -> None:
+    spec_file = tmp_path / "latin1.yaml"
+    spec_file.write_bytes("tenant_id: caf\xe9\nplan: free\n".encode("latin-1"))
+
+    result = tenantctl("tenants", "create", "cafe", "--spec-file", str(spec_file))
+
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert "is not UTF-8 text" in result.output

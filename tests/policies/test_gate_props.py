@@ -5,13 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from google.protobuf import json_format, struct_pb2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pulumi_policy.deserialize import deserialize_properties
 
 from planner.program import plan_stack_file
 from planner.stacks import PROJECT_ROOT
-from policies.gate import _engine_props, _through_protobuf, _through_struct
+from policies.gate import _engine_props, _through_struct
+
+
+def _through_protobuf(values: dict[str, Any]) -> dict[str, Any]:
+    """The analyzer's own round trip: `Struct.update`, then `MessageToDict`."""
+    struct = struct_pb2.Struct()
+    struct.update(values)
+    result: dict[str, Any] = json_format.MessageToDict(struct)
+    return result
+
 
 _SCALARS = (
     st.none()
